@@ -1,0 +1,178 @@
+import { backoffDelay, type ResolvedBackoffOptions } from './backoff.js';
+import { toErrorInfo, type ErrorInfo } from './errors.js';
+
+/*
+ * The partition runner's scheduler inside one worker thread.
+ *
+ * Each partition has a queue. A partition is in exactly one of:
+ *   idle      — nothing queued
+ *   ready     — queued events, waiting in the round-robin ready list for a free transaction slot
+ *   running   — one batch in flight (never more: FIFO per partition)
+ *   retrying  — its last batch threw; a timer puts it back in ready after backoff
+ *   fenced    — a commit found another owner's checkpoint; it takes no more events this session
+ * After `retries` failed attempts the batch is applied one event at a time; the event that still
+ * throws is dead-lettered (the checkpoint moves past it in the same transaction) and the rest go on.
+ */
+
+export type CommitOutcome =
+  | { ok: true; checkpoint: bigint | null; applied: number }
+  | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
+
+export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'fenced';
+
+export type PartitionReport = {
+  partition: string;
+  checkpoint: bigint | null;
+  state: PartitionState;
+  applied: number;
+  deadLettered: number;
+  error?: ErrorInfo;
+};
+
+export type PartitionSchedulerOptions<E> = {
+  concurrency: number;
+  batchSize: number;
+  retries: number;
+  backoff: ResolvedBackoffOptions;
+  apply: (partition: string, checkpoint: bigint | null, events: E[]) => Promise<CommitOutcome>;
+  skip: (partition: string, checkpoint: bigint | null, event: E, error: ErrorInfo, attempts: number) => Promise<CommitOutcome>;
+  report: (report: PartitionReport) => void;
+};
+
+type Partition<E> = {
+  key: string;
+  queue: E[];
+  checkpoint: bigint | null;
+  state: PartitionState;
+  failures: number;
+  lastError?: ErrorInfo;
+  /** Set while a failing batch is applied one event at a time. */
+  isolating: boolean;
+};
+
+export type PartitionScheduler<E> = {
+  /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */
+  enqueue(partition: string, events: E[], checkpoint?: bigint | null): void;
+  /** Resolves when nothing is in flight; no new batch starts afterwards. */
+  drain(): Promise<void>;
+  inFlight(): number;
+};
+
+export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): PartitionScheduler<E> => {
+  const partitions = new Map<string, Partition<E>>();
+  const ready: Partition<E>[] = [];
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let running = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+
+  const report = (p: Partition<E>, applied: number, deadLettered: number): void =>
+    options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError });
+
+  const makeReady = (p: Partition<E>): void => {
+    if (p.queue.length === 0) {
+      p.state = 'idle';
+      return;
+    }
+    p.state = 'ready';
+    ready.push(p);
+  };
+
+  const dispatch = (): void => {
+    while (!draining && running < options.concurrency) {
+      const next = ready.shift();
+      if (next === undefined) return;
+      running++;
+      next.state = 'running';
+      void run(next).finally(() => {
+        running--;
+        if (draining && running === 0) drained?.();
+        dispatch();
+      });
+    }
+  };
+
+  const fence = (p: Partition<E>, reason: string): void => {
+    p.state = 'fenced';
+    p.queue = [];
+    p.lastError = { name: 'OwnershipLostError', message: `checkpoint compare-and-set returned ${reason}: another owner committed for this partition` };
+    report(p, 0, 0);
+  };
+
+  const afterFailure = (p: Partition<E>, error: unknown): void => {
+    p.failures++;
+    p.lastError = toErrorInfo(error);
+    if (p.failures > options.retries) p.isolating = true;
+    p.state = 'retrying';
+    report(p, 0, 0);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (p.state === 'retrying') makeReady(p);
+      dispatch();
+    }, backoffDelay(options.backoff, p.failures));
+    timers.add(timer);
+  };
+
+  const settle = (p: Partition<E>, outcome: CommitOutcome, taken: number, deadLettered: number): void => {
+    if (!outcome.ok) return fence(p, outcome.reason);
+    p.checkpoint = outcome.checkpoint;
+    p.queue = p.queue.slice(taken);
+    report(p, outcome.applied, deadLettered);
+    makeReady(p);
+  };
+
+  const isolate = async (p: Partition<E>): Promise<void> => {
+    const event = p.queue[0] as E;
+    try {
+      const outcome = await options.apply(p.key, p.checkpoint, [event]);
+      if (outcome.ok) p.lastError = undefined;
+      return settle(p, outcome, 1, 0);
+    } catch (error) {
+      const info = toErrorInfo(error);
+      try {
+        const outcome = await options.skip(p.key, p.checkpoint, event, info, p.failures + 1);
+        p.isolating = false;
+        p.failures = 0;
+        p.lastError = info;
+        return settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
+      } catch (skipError) {
+        return afterFailure(p, skipError);
+      }
+    }
+  };
+
+  const run = async (p: Partition<E>): Promise<void> => {
+    if (p.isolating) return isolate(p);
+    const batch = p.queue.slice(0, options.batchSize);
+    try {
+      const outcome = await options.apply(p.key, p.checkpoint, batch);
+      p.failures = 0;
+      p.lastError = undefined;
+      settle(p, outcome, batch.length, 0);
+    } catch (error) {
+      afterFailure(p, error);
+    }
+  };
+
+  return {
+    enqueue(key, events, checkpoint) {
+      let p = partitions.get(key);
+      if (p === undefined) {
+        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, isolating: false };
+        partitions.set(key, p);
+      }
+      if (p.state === 'fenced') return;
+      for (const event of events) p.queue.push(event);
+      if (p.state === 'idle') makeReady(p);
+      dispatch();
+    },
+    async drain() {
+      draining = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      if (running === 0) return;
+      await new Promise<void>((resolve) => (drained = resolve));
+    },
+    inFlight: () => running,
+  };
+};

@@ -1,0 +1,158 @@
+import { storeProcessorCheckpoint } from '@event-driven-io/emmett-postgresql';
+import type { Dumbo } from '@event-driven-io/dumbo';
+import type pg from 'pg';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { DistributaryError } from '../core/errors.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+import { readCheckpoints } from '../postgres/readCheckpoints.js';
+import { readEventBatch } from '../postgres/readEventBatch.js';
+import type { WakeUps } from '../postgres/wakeUps.js';
+import type { ResolvedEngineOptions } from './options.js';
+import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.js';
+import type { ProjectorStatus } from './status.js';
+
+/*
+ * One period during which this host holds the reader lease:
+ *   open    — load each projector's checkpoints and stored low-water mark
+ *   run     — read from the lowest mark, route, store marks every markIntervalMs; until aborted
+ *   close   — let threads finish in-flight transactions, store final marks
+ * Anything unexpected (a thread dies, a mark write finds another reader) aborts the session; the
+ * engine then starts a new one from what is stored, so nothing depends on memory surviving.
+ */
+
+export type ActiveSession = {
+  /** Resolves when the session ends, with why. */
+  run(): Promise<string>;
+  abort(reason: string): void;
+  readerPosition(): bigint;
+  /** True when every projector has committed everything up to `position`. */
+  isCaughtUpTo(position: bigint): boolean;
+  status(): ProjectorStatus[];
+  close(): Promise<void>;
+};
+
+type Mark = { runtime: ProjectorRuntime; processorId: string; stored: bigint | null };
+
+const markProcessorId = (group: string, projector: AnyPartitionedProjector): string =>
+  `distributary:mark:${group}:${projector.processorId}`;
+
+export const openActiveSession = async (context: {
+  options: ResolvedEngineOptions;
+  projectors: AnyPartitionedProjector[];
+  db: pg.Pool;
+  dumbo: Dumbo;
+  wakeUps: WakeUps;
+  onProgress: () => void;
+}): Promise<ActiveSession> => {
+  const { options, db, wakeUps } = context;
+  const controller = new AbortController();
+  let abortReason = 'stopped';
+  const abort = (reason: string): void => {
+    if (controller.signal.aborted) return;
+    abortReason = reason;
+    controller.abort();
+  };
+
+  // Commits wake a reader paused on a full buffer, and whoever waits for the engine to catch up.
+  const waiters: (() => void)[] = [];
+  const onProgress = (): void => {
+    waiters.splice(0).forEach((wake) => wake());
+    context.onProgress();
+  };
+
+  const marks: Mark[] = [];
+  for (const projector of context.projectors) {
+    const processorId = markProcessorId(options.group, projector);
+    const [checkpoints, stored] = await Promise.all([
+      readCheckpoints(db, projector.processorId, projector.version),
+      readCheckpoints(db, processorId, projector.version).then((rows) => rows.get('emt:default') ?? null),
+    ]);
+    const runtime = projectorRuntime({
+      projector,
+      projectorsUrl: options.projectorsUrl,
+      connectionString: options.connectionString,
+      hostId: options.hostId,
+      db,
+      checkpoints,
+      mark: stored ?? 0n,
+      logger: options.logger,
+      onProgress,
+      onFailure: (error) => {
+        options.logger.error(error.message);
+        abort(error.message);
+      },
+    });
+    marks.push({ runtime, processorId, stored });
+  }
+  let position = marks
+    .map((mark) => mark.stored ?? 0n)
+    .reduce((low, stored) => (stored < low ? stored : low));
+
+  const storeMarks = async (): Promise<void> => {
+    for (const mark of marks) {
+      const next = mark.runtime.tracker.lowWaterMark();
+      if (mark.stored !== null && next <= mark.stored) continue;
+      const result = await storeProcessorCheckpoint(context.dumbo.execute, {
+        processorId: mark.processorId,
+        version: mark.runtime.projector.version,
+        partition: 'emt:default',
+        processorInstanceId: options.hostId,
+        lastProcessedCheckpoint: mark.stored,
+        newCheckpoint: next,
+      });
+      if (!result.success) throw new DistributaryError(`another reader moved the mark of ${mark.runtime.projector.processorId} (${result.reason})`);
+      mark.stored = next;
+    }
+  };
+
+  const buffered = (): number => marks.reduce((sum, mark) => sum + mark.runtime.buffered(), 0);
+
+  const readLoop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      if (buffered() >= options.maxPendingEvents) {
+        await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), abortableSleep(options.idlePollMs, controller.signal)]);
+        continue;
+      }
+      const generation = wakeUps.generation();
+      const batch = await readEventBatch(context.dumbo, position, options.readBatchSize);
+      if (controller.signal.aborted) return;
+      for (const mark of marks) {
+        await mark.runtime.route(batch.events);
+        mark.runtime.tracker.readThrough(batch.lastPosition);
+      }
+      position = batch.lastPosition;
+      onProgress();
+      if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+    }
+  };
+
+  const markLoop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      await abortableSleep(options.markIntervalMs, controller.signal);
+      if (!controller.signal.aborted) await storeMarks();
+    }
+  };
+
+  const guard = (loop: () => Promise<void>): Promise<void> =>
+    loop().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      options.logger.error(`reader session failed: ${message}`);
+      abort(message);
+    });
+
+  return {
+    async run() {
+      await Promise.all([guard(readLoop), guard(markLoop)]);
+      return abortReason;
+    },
+    abort,
+    readerPosition: () => position,
+    isCaughtUpTo: (target) => position >= target && marks.every((mark) => mark.runtime.tracker.lowWaterMark() >= target),
+    status: () => marks.map((mark) => mark.runtime.status()),
+    async close() {
+      abort('closed');
+      await Promise.all(marks.map((mark) => mark.runtime.stop(options.leaseTimeoutSeconds * 1000)));
+      await storeMarks().catch((error: unknown) => options.logger.warn(`could not store final marks: ${error instanceof Error ? error.message : String(error)}`));
+    },
+  };
+};

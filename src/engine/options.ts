@@ -1,0 +1,75 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { ConfigurationError } from '../core/errors.js';
+import { stderrLogger, type Logger } from '../core/logger.js';
+
+export type ProjectionEngineOptions = {
+  /** PostgreSQL connection string of the Emmett event store; read models live in the same database. */
+  connectionString: string;
+  /** Module exporting the partitioned projectors; imported here and in every worker thread. */
+  projectors: URL | string;
+  /** Names this host in leases, checkpoints and status. @default `${hostname}-${pid}-${random}` */
+  hostId?: string;
+  lease?: {
+    /** Hosts of one group share one active reader. @default 'default' */
+    group?: string;
+    /** A silent holder loses the lease after this long; renewed every third of it. Whole seconds. @default 10000 */
+    timeoutMs?: number;
+  };
+  reader?: {
+    /** Events read from the store per query. @default 1000 */
+    batchSize?: number;
+    /** Longest sleep when idle and no append notification arrives. @default 500 */
+    idlePollMs?: number;
+    /** Routed events not yet committed, across partitions, before the reader pauses. @default 100000 */
+    maxPendingEvents?: number;
+    /** How often the reader's low-water mark is stored. @default 1000 */
+    markIntervalMs?: number;
+  };
+  /** Creates Emmett's schema and distributary's tables when missing. @default true */
+  migrate?: boolean;
+  /** @default warnings and errors to stderr */
+  logger?: Logger;
+};
+
+export type ResolvedEngineOptions = {
+  connectionString: string;
+  projectorsUrl: string;
+  hostId: string;
+  group: string;
+  leaseTimeoutSeconds: number;
+  readBatchSize: number;
+  idlePollMs: number;
+  maxPendingEvents: number;
+  markIntervalMs: number;
+  migrate: boolean;
+  logger: Logger;
+};
+
+const positive = (name: string, value: number | undefined, fallback: number): number => {
+  const resolved = value ?? fallback;
+  if (!Number.isFinite(resolved) || resolved <= 0) throw new ConfigurationError(`projectionEngine: options.${name} must be a positive number, got ${String(value)}`);
+  return resolved;
+};
+
+export const resolveEngineOptions = (options: ProjectionEngineOptions): ResolvedEngineOptions => {
+  if (typeof options.connectionString !== 'string' || options.connectionString.length === 0)
+    throw new ConfigurationError('projectionEngine: options.connectionString must be a PostgreSQL connection string');
+  if (options.projectors === undefined) throw new ConfigurationError('projectionEngine: options.projectors must be the URL of a module exporting projectors');
+  const projectorsUrl = options.projectors instanceof URL ? options.projectors.href : options.projectors;
+  if (!/^[a-z]+:/.test(projectorsUrl))
+    throw new ConfigurationError(`projectionEngine: options.projectors must be a URL (file:///...), got '${projectorsUrl}'; use new URL('./projections.ts', import.meta.url)`);
+  return {
+    connectionString: options.connectionString,
+    projectorsUrl,
+    hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    group: options.lease?.group ?? 'default',
+    leaseTimeoutSeconds: Math.ceil(positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000) / 1000),
+    readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
+    idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
+    maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 100_000),
+    markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
+    migrate: options.migrate ?? true,
+    logger: options.logger ?? stderrLogger(),
+  };
+};

@@ -1,0 +1,176 @@
+import { dumbo as createDumbo, type Dumbo } from '@event-driven-io/dumbo';
+import pg from 'pg';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { ConfigurationError, WaitTimeoutError } from '../core/errors.js';
+import { loadProjectors } from '../projector/loadProjectors.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+import { initProjection } from '../postgres/initProjection.js';
+import { migrate } from '../postgres/migrate.js';
+import { readerLease, type ReaderLease } from '../postgres/readerLease.js';
+import { readLastGlobalPosition } from '../postgres/readLastGlobalPosition.js';
+import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
+import { openActiveSession, type ActiveSession } from './activeSession.js';
+import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
+import type { EngineRole, EngineStatus } from './status.js';
+
+export type ProjectionEngine = {
+  /** Migrates, then competes for the reader lease: active when it wins, standby until then. */
+  start(): Promise<void>;
+  /** Resolves when every projector has committed every event the store held when called. */
+  whenCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
+  /** Resolves when this host holds the reader lease. */
+  whenActive(options?: { timeoutMs?: number }): Promise<void>;
+  status(): EngineStatus;
+  /** Finishes in-flight transactions, stores marks, releases the lease. */
+  stop(): Promise<void>;
+};
+
+/*
+ * Engine lifecycle:  stopped --start--> standby <--lease won / lost--> active --stop--> stopped
+ * The lease loop renews every third of the lease timeout. A session that ends for any reason other
+ * than stop() is followed by a fresh one after a short backoff, resuming from stored checkpoints.
+ */
+export const projectionEngine = (userOptions: ProjectionEngineOptions): ProjectionEngine => {
+  const options = resolveEngineOptions(userOptions);
+  const { logger } = options;
+  let role: EngineRole = 'stopped';
+  let projectors: AnyPartitionedProjector[] = [];
+  let db: pg.Pool | undefined;
+  let dumbo: Dumbo | undefined;
+  let wakeUps: WakeUps | undefined;
+  let lease: ReaderLease | undefined;
+  let session: ActiveSession | undefined;
+  let loop: Promise<void> | undefined;
+  let stopping: AbortController | undefined;
+  const waiters = new Set<() => void>();
+  const onProgress = (): void => waiters.forEach((wake) => wake());
+
+  const renewEveryMs = (options.leaseTimeoutSeconds * 1000) / 3;
+
+  const holdLease = async (current: ActiveSession, signal: AbortSignal): Promise<void> => {
+    let lastRenewed = Date.now();
+    while (!signal.aborted) {
+      await abortableSleep(renewEveryMs, signal);
+      if (signal.aborted) return;
+      const renewed = await lease!.tryAcquire().catch((error: unknown) => {
+        logger.warn(`reader lease renewal failed: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      if (renewed === true) lastRenewed = Date.now();
+      if (renewed === false) return current.abort('reader lease taken by another host');
+      if (Date.now() - lastRenewed > options.leaseTimeoutSeconds * 1000) return current.abort('reader lease could not be renewed in time');
+    }
+  };
+
+  const runLeaseLoop = async (signal: AbortSignal): Promise<void> => {
+    let failures = 0;
+    while (!signal.aborted) {
+      const acquired = await lease!.tryAcquire().catch((error: unknown) => {
+        logger.warn(`reader lease check failed: ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      });
+      if (!acquired) {
+        role = 'standby';
+        await abortableSleep(renewEveryMs, signal);
+        continue;
+      }
+      try {
+        session = await openActiveSession({ options, projectors, db: db!, dumbo: dumbo!, wakeUps: wakeUps!, onProgress });
+      } catch (error) {
+        logger.error(`could not open reader session: ${error instanceof Error ? error.message : String(error)}`);
+        await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
+        continue;
+      }
+      role = 'active';
+      logger.info(`${options.hostId} is the active reader of group '${options.group}'`);
+      onProgress();
+      const current = session;
+      const sessionEnded = new AbortController();
+      const stop = (): void => current.abort('stopped');
+      signal.addEventListener('abort', stop, { once: true });
+      const renewing = holdLease(current, sessionEnded.signal);
+      const reason = await current.run();
+      sessionEnded.abort();
+      signal.removeEventListener('abort', stop);
+      await renewing;
+      await current.close();
+      session = undefined;
+      if (signal.aborted) return;
+      role = 'standby';
+      logger.warn(`reader session ended: ${reason}; starting a new one from stored checkpoints`);
+      await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
+    }
+  };
+
+  const waitFor = async (done: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new WaitTimeoutError(describe());
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 250));
+        waiters.add(wake);
+      });
+    }
+  };
+
+  const engine: ProjectionEngine = {
+    async start() {
+      if (role !== 'stopped') throw new ConfigurationError('projectionEngine: start() called twice');
+      projectors = [...(await loadProjectors(options.projectorsUrl)).values()];
+      if (options.migrate) await migrate(options.connectionString);
+      db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
+      db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
+      dumbo = createDumbo({ connectionString: options.connectionString });
+      if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
+      wakeUps = listenForAppends(options.connectionString, logger);
+      lease = readerLease(dumbo, { group: options.group, hostId: options.hostId, timeoutSeconds: options.leaseTimeoutSeconds });
+      role = 'standby';
+      stopping = new AbortController();
+      loop = runLeaseLoop(stopping.signal);
+    },
+
+    async whenActive({ timeoutMs = 30_000 } = {}) {
+      await waitFor(() => role === 'active', timeoutMs, () => `${options.hostId} did not become the active reader within ${timeoutMs} ms (role: ${role})`);
+    },
+
+    async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
+      if (role === 'stopped' || db === undefined) throw new ConfigurationError('projectionEngine: whenCaughtUp() needs a started engine');
+      const target = await readLastGlobalPosition(db);
+      await waitFor(
+        () => session?.isCaughtUpTo(target) === true,
+        timeoutMs,
+        () => {
+          const behind = (session?.status() ?? []).flatMap((p) => p.partitions.filter((s) => s.lag > 0).map((s) => `${p.processorId}/${s.partition} (${s.state}, lag ${s.lag})`));
+          return `not caught up to position ${target} within ${timeoutMs} ms; role ${role}, reader at ${String(session?.readerPosition() ?? 'none')}; behind: ${behind.slice(0, 10).join(', ') || 'none'}`;
+        },
+      );
+    },
+
+    status: () => ({
+      hostId: options.hostId,
+      group: options.group,
+      role,
+      readerPosition: session?.readerPosition() ?? null,
+      projectors: session?.status() ?? [],
+    }),
+
+    async stop() {
+      if (role === 'stopped') return;
+      stopping?.abort();
+      await loop;
+      await lease?.release().catch((error: unknown) => logger.warn(`could not release reader lease: ${error instanceof Error ? error.message : String(error)}`));
+      await wakeUps?.close();
+      await dumbo?.close();
+      await db?.end();
+      role = 'stopped';
+      onProgress();
+    },
+  };
+  return engine;
+};

@@ -1,0 +1,35 @@
+import type { ErrorInfo } from '../core/errors.js';
+import type { PartitionState } from '../core/partitionScheduler.js';
+
+export type PartitionStatus = {
+  partition: string;
+  /** Last committed global position, null before the first commit. */
+  checkpoint: bigint | null;
+  /** Events routed to the partition and not yet committed. */
+  lag: number;
+  /** `host/processor/thread` that owns the partition on this host. */
+  owner: string;
+  state: PartitionState;
+  applied: number;
+  deadLettered: number;
+  lastError?: ErrorInfo;
+};
+
+export type ProjectorStatus = {
+  processorId: string;
+  /** Every routed event at or below it is committed; a restart reads after it. */
+  lowWaterMark: bigint;
+  threads: number;
+  partitions: PartitionStatus[];
+};
+
+export type EngineRole = 'stopped' | 'standby' | 'active';
+
+export type EngineStatus = {
+  hostId: string;
+  group: string;
+  role: EngineRole;
+  /** Highest global position the reader has read. */
+  readerPosition: bigint | null;
+  projectors: ProjectorStatus[];
+};

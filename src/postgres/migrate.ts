@@ -1,0 +1,68 @@
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import pg from 'pg';
+
+/** Channel a statement trigger on `emt_messages` notifies after every append, so readers wake up at once. */
+export const MessagesAppendedChannel = 'distributary_messages_appended';
+
+// Arbitrary but fixed: serializes concurrent migrations from several hosts.
+const MigrationLockId = 7_305_114_119_207_731;
+
+const schemaSQL = `
+-- Partition keys are arbitrary strings: a DEFAULT partition holds their checkpoints instead of a table per key.
+CREATE TABLE IF NOT EXISTS emt_processors_distributary PARTITION OF emt_processors DEFAULT;
+CREATE TABLE IF NOT EXISTS emt_projections_distributary PARTITION OF emt_projections DEFAULT;
+
+CREATE TABLE IF NOT EXISTS distributary_dead_letters (
+  id               BIGSERIAL   PRIMARY KEY,
+  processor_id     TEXT        NOT NULL,
+  partition        TEXT,
+  global_position  BIGINT      NOT NULL,
+  stream_name      TEXT,
+  message_type     TEXT,
+  message_id       TEXT,
+  payload          JSONB       NOT NULL,
+  error_name       TEXT        NOT NULL,
+  error_message    TEXT        NOT NULL,
+  error_stack      TEXT,
+  attempts         INT         NOT NULL,
+  decision         TEXT        NOT NULL,
+  first_failed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+  last_failed_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+  UNIQUE (processor_id, global_position)
+);
+
+CREATE OR REPLACE FUNCTION distributary_notify_messages_appended() RETURNS trigger AS $fn$
+BEGIN
+  PERFORM pg_notify('${MessagesAppendedChannel}', '');
+  RETURN NULL;
+END;
+$fn$ LANGUAGE plpgsql;
+
+DROP TRIGGER IF EXISTS distributary_messages_appended ON emt_messages;
+CREATE TRIGGER distributary_messages_appended
+  AFTER INSERT ON emt_messages
+  FOR EACH STATEMENT EXECUTE FUNCTION distributary_notify_messages_appended();
+`;
+
+/** Creates Emmett's event store schema if missing, then distributary's own tables, partitions and trigger. */
+export const migrate = async (connectionString: string): Promise<void> => {
+  const store = getPostgreSQLEventStore(connectionString);
+  try {
+    await store.schema.migrate();
+  } finally {
+    await store.close();
+  }
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MigrationLockId]);
+    await client.query(schemaSQL);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+};

@@ -1,0 +1,107 @@
+import type { Event, ReadEvent } from '@event-driven-io/emmett';
+import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
+import { ConfigurationError } from '../core/errors.js';
+import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.js';
+
+/** How a projector's partitions map onto worker threads of one host. */
+export type Placement =
+  /** A fixed number of threads; partitions spread over them by jump consistent hashing. */
+  | { type: 'hash'; workers: number }
+  /** A thread per partition, up to `maxThreads`; beyond that, new partitions join the least loaded thread. */
+  | { type: 'per-partition'; maxThreads: number };
+
+export type ProjectorEvent<EventType extends Event = Event> = ReadEvent<EventType, PostgresReadEventMetadata>;
+
+export type PartitionedProjectorOptions<EventType extends Event = Event> = {
+  /** Names the projector's checkpoints in `emt_processors`. Must not start with `distributary:`. */
+  processorId: string;
+  /** Any Emmett PostgreSQL projection definition. */
+  projection: PostgreSQLProjectionDefinition<EventType>;
+  /** The partition key of an event; must return a non-empty string. */
+  partitionBy: (event: ProjectorEvent<EventType>) => string;
+  /** @default { type: 'hash', workers: 4 } */
+  placement?: Placement;
+  /** Most events applied in one transaction for one partition. @default 500 */
+  batchSize?: number;
+  /** Transactions one worker thread keeps open at once, each for a different partition. @default 4 */
+  concurrency?: number;
+  /** Checkpoint version in `emt_processors`. @default 1 */
+  version?: number;
+  /** What happens when applying a batch throws. */
+  onError?: {
+    /** Attempts at a failing batch before the failing event is isolated and dead-lettered. @default 3 */
+    retries?: number;
+    /** @default { initialMs: 100, maxMs: 5000, jitter: 0.2 } */
+    backoff?: BackoffOptions;
+  };
+};
+
+export type PartitionedProjector<EventType extends Event = Event> = {
+  readonly kind: typeof ProjectorBrand;
+  readonly processorId: string;
+  readonly projection: PostgreSQLProjectionDefinition<EventType>;
+  readonly partitionBy: (event: ProjectorEvent<EventType>) => unknown;
+  readonly placement: Placement;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly version: number;
+  readonly onError: { retries: number; backoff: ResolvedBackoffOptions };
+  /** Event types the projection handles; other events never reach a worker. */
+  readonly handles: ReadonlySet<string>;
+};
+
+export type AnyPartitionedProjector = PartitionedProjector<Event>;
+
+export const ProjectorBrand = Symbol.for('distributary.partitionedProjector');
+
+export const ReservedProcessorPrefix = 'distributary:';
+
+const positiveInteger = (name: string, value: number | undefined, fallback: number): number => {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || resolved < 1)
+    throw new ConfigurationError(`partitionedProjector: ${name} must be a positive integer, got ${String(value)}`);
+  return resolved;
+};
+
+const resolvePlacement = (placement: Placement | undefined): Placement => {
+  if (placement === undefined) return { type: 'hash', workers: 4 };
+  if (placement.type === 'hash') return { type: 'hash', workers: positiveInteger('options.placement.workers', placement.workers, 4) };
+  if (placement.type === 'per-partition')
+    return { type: 'per-partition', maxThreads: positiveInteger('options.placement.maxThreads', placement.maxThreads, 64) };
+  throw new ConfigurationError(
+    `partitionedProjector: options.placement.type must be 'hash' or 'per-partition', got ${String((placement as { type: unknown }).type)}`,
+  );
+};
+
+/** Declares a projector whose events are applied per partition, in order, on worker threads. */
+export const partitionedProjector = <EventType extends Event>(
+  options: PartitionedProjectorOptions<EventType>,
+): PartitionedProjector<EventType> => {
+  const { processorId, projection, partitionBy } = options;
+  if (typeof processorId !== 'string' || processorId.length === 0)
+    throw new ConfigurationError('partitionedProjector: options.processorId must be a non-empty string');
+  if (processorId.startsWith(ReservedProcessorPrefix))
+    throw new ConfigurationError(`partitionedProjector: options.processorId must not start with '${ReservedProcessorPrefix}', got '${processorId}'`);
+  if (typeof projection?.handle !== 'function')
+    throw new ConfigurationError(`partitionedProjector '${processorId}': options.projection must be an Emmett projection definition`);
+  if (typeof partitionBy !== 'function')
+    throw new ConfigurationError(`partitionedProjector '${processorId}': options.partitionBy must be a function`);
+  const retries = options.onError?.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new ConfigurationError(`partitionedProjector: options.onError.retries must be a non-negative integer, got ${String(retries)}`);
+  return {
+    kind: ProjectorBrand,
+    processorId,
+    projection,
+    partitionBy: partitionBy as (event: ProjectorEvent<EventType>) => unknown,
+    placement: resolvePlacement(options.placement),
+    batchSize: positiveInteger('options.batchSize', options.batchSize, 500),
+    concurrency: positiveInteger('options.concurrency', options.concurrency, 4),
+    version: positiveInteger('options.version', options.version, 1),
+    onError: { retries, backoff: { ...DefaultBackoff, ...options.onError?.backoff } },
+    handles: new Set(projection.canHandle),
+  };
+};
+
+export const isPartitionedProjector = (value: unknown): value is AnyPartitionedProjector =>
+  typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === ProjectorBrand;

@@ -1,0 +1,31 @@
+import type { ErrorInfo } from '../core/errors.js';
+import type { PartitionReport } from '../core/partitionScheduler.js';
+import type { ProjectorEvent } from '../projector/partitionedProjector.js';
+
+/** What a worker thread is started with. */
+export type WorkerData = {
+  /** The thread entry module, imported by the bootstrap. */
+  entryUrl: string;
+  projectorsUrl: string;
+  processorId: string;
+  connectionString: string;
+  /** Written to `processor_instance_id` with every checkpoint. */
+  instanceId: string;
+};
+
+export type PartitionEvents = {
+  partition: string;
+  /** The stored checkpoint, sent with the first events of a partition in a session. */
+  checkpoint?: bigint | null;
+  events: ProjectorEvent[];
+};
+
+/** Main thread to worker: one message per reader batch, never one per event. */
+export type ToWorker = { type: 'events'; batches: PartitionEvents[] } | { type: 'stop' };
+
+/** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'progress'; reports: PartitionReport[] }
+  | { type: 'stopped' }
+  | { type: 'failed'; error: ErrorInfo };

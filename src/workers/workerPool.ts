@@ -1,0 +1,108 @@
+import { Worker } from 'node:worker_threads';
+import { WorkerError, type ErrorInfo } from '../core/errors.js';
+import type { PartitionReport } from '../core/partitionScheduler.js';
+import { placementRouter } from '../core/placementRouter.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+import type { FromWorker, PartitionEvents, ToWorker, WorkerData } from './messages.js';
+
+const sourceExtension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+const bootstrapUrl = new URL('./threadBootstrap.mjs', import.meta.url);
+const entryUrl = new URL(`./threadEntry.${sourceExtension}`, import.meta.url).href;
+
+export type WorkerPoolOptions = {
+  projector: AnyPartitionedProjector;
+  projectorsUrl: string;
+  connectionString: string;
+  instanceId: string;
+  onReports: (reports: PartitionReport[], thread: number) => void;
+  /** A thread failed to start or died; the pool is unusable afterwards. */
+  onFailure: (error: WorkerError) => void;
+};
+
+export type WorkerPool = {
+  threadFor(partition: string): number;
+  /** Sends one reader batch's worth of events to one thread, in one message. */
+  send(thread: number, batches: PartitionEvents[]): void;
+  threads(): number;
+  /** Lets each thread finish its in-flight transactions, then ends it; terminates after `timeoutMs`. */
+  stop(timeoutMs: number): Promise<void>;
+};
+
+type Thread = { worker: Worker; stopped: Promise<void>; stopping: boolean };
+
+/** The worker threads of one projector on this host, created on first use. */
+export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
+  const router = placementRouter(options.projector.placement);
+  const threads = new Map<number, Thread>();
+  let failed = false;
+
+  const fail = (error: WorkerError): void => {
+    if (failed) return;
+    failed = true;
+    options.onFailure(error);
+  };
+
+  const spawn = (index: number): Thread => {
+    const workerData: WorkerData = {
+      entryUrl,
+      projectorsUrl: options.projectorsUrl,
+      processorId: options.projector.processorId,
+      connectionString: options.connectionString,
+      instanceId: `${options.instanceId}/${options.projector.processorId}/${index}`,
+    };
+    const worker = new Worker(bootstrapUrl, { workerData, name: `distributary:${options.projector.processorId}:${index}` });
+    const thread: Thread = {
+      worker,
+      stopping: false,
+      stopped: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+    };
+    worker.on('message', (message: FromWorker) => {
+      switch (message.type) {
+        case 'progress':
+          return options.onReports(message.reports, index);
+        case 'failed':
+          return fail(describe(index, message.error));
+        case 'stopped':
+          void worker.terminate();
+          return;
+        case 'ready':
+          return;
+      }
+    });
+    worker.on('error', (error) => fail(new WorkerError(`${options.projector.processorId} thread ${index} crashed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (!thread.stopping) fail(new WorkerError(`${options.projector.processorId} thread ${index} exited unexpectedly with code ${code}`));
+    });
+    return thread;
+  };
+
+  const describe = (index: number, error: ErrorInfo): WorkerError =>
+    new WorkerError(`${options.projector.processorId} thread ${index} failed: ${error.name}: ${error.message}`);
+
+  return {
+    threadFor: (partition) => router.threadFor(partition),
+    send(index, batches) {
+      let thread = threads.get(index);
+      if (thread === undefined) {
+        thread = spawn(index);
+        threads.set(index, thread);
+      }
+      const message: ToWorker = { type: 'events', batches };
+      thread.worker.postMessage(message);
+    },
+    threads: () => threads.size,
+    async stop(timeoutMs) {
+      await Promise.all(
+        [...threads.values()].map(async (thread) => {
+          thread.stopping = true;
+          const message: ToWorker = { type: 'stop' };
+          thread.worker.postMessage(message);
+          const timer = setTimeout(() => void thread.worker.terminate(), timeoutMs);
+          await thread.stopped;
+          clearTimeout(timer);
+        }),
+      );
+      threads.clear();
+    },
+  };
+};

@@ -1,0 +1,46 @@
+import type { TestProject } from 'vitest/node';
+import { dockerAnswers, startNatsContainer, startPostgresContainer } from './containers.js';
+import { natsServerAvailable, startLocalNats } from './localNats.js';
+import { startLocalPostgres, type LocalServer } from './localPostgres.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseAdminUrl: string;
+    natsUrl: string | null;
+  }
+}
+
+/**
+ * Real servers for the whole suite: DATABASE_URL / NATS_URL when set, else containers when a Docker
+ * engine answers, else local `postgres` and `nats-server` processes on free ports.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started: LocalServer[] = [];
+  const docker = process.env.DATABASE_URL && process.env.NATS_URL ? false : await dockerAnswers();
+
+  let databaseAdminUrl = process.env.DATABASE_URL;
+  if (databaseAdminUrl === undefined) {
+    try {
+      const server = docker ? await startPostgresContainer() : await startLocalPostgres();
+      started.push(server);
+      databaseAdminUrl = server.url;
+    } catch (error) {
+      throw new Error(
+        `Cannot start PostgreSQL for the tests: set DATABASE_URL, run a Docker engine, or install PostgreSQL server binaries. (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  }
+
+  let natsUrl = process.env.NATS_URL ?? null;
+  if (natsUrl === null && (docker || natsServerAvailable())) {
+    const server = docker ? await startNatsContainer() : await startLocalNats();
+    started.push(server);
+    natsUrl = server.url;
+  }
+
+  project.provide('databaseAdminUrl', databaseAdminUrl);
+  project.provide('natsUrl', natsUrl);
+  return async () => {
+    await Promise.all(started.map((server) => server.stop()));
+  };
+}

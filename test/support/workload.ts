@@ -1,0 +1,67 @@
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import pg from 'pg';
+import type { ItemAdded } from './projections/ledger.js';
+
+export type AppendOptions = { tenants: number; carts: number; events: number; seed?: number; tenantName?: (i: number) => string };
+
+/** Appends ItemAdded events over tenants and carts (uneven: tenant i gets weight i+1), a few per append. */
+export const appendLedgerEvents = async (connectionString: string, options: AppendOptions): Promise<void> => {
+  const store = getPostgreSQLEventStore(connectionString);
+  const name = options.tenantName ?? ((i: number) => `tenant-${i}`);
+  let seed = options.seed ?? 1;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const totalWeight = (options.tenants * (options.tenants + 1)) / 2;
+  try {
+    let appended = 0;
+    while (appended < options.events) {
+      let pick = random() * totalWeight;
+      let tenant = 0;
+      while (pick > tenant + 1 && tenant < options.tenants - 1) pick -= ++tenant;
+      const cart = Math.floor(random() * options.carts);
+      const count = Math.min(options.events - appended, 1 + Math.floor(random() * 5));
+      const events: ItemAdded[] = Array.from({ length: count }, () => ({
+        type: 'ItemAdded',
+        data: { cartId: `cart-${cart}`, amount: 1 + Math.floor(random() * 100) },
+        metadata: { tenant: name(tenant) },
+      }));
+      await store.appendToStream(`cart-${name(tenant)}-${cart}`, events);
+      appended += count;
+    }
+  } finally {
+    await store.close();
+  }
+};
+
+export type Totals = Map<string, { total: number; items: number }>;
+
+/** The plain fold of every ItemAdded in the store, per tenant and cart. */
+export const foldFromStore = async (db: pg.Pool): Promise<Totals> => {
+  const { rows } = await db.query<{ tenant: string; cart_id: string; total: string; items: string }>(
+    `SELECT message_metadata->>'tenant' AS tenant, message_data->>'cartId' AS cart_id,
+            sum((message_data->>'amount')::bigint)::text AS total, count(*)::text AS items
+       FROM emt_messages WHERE message_type = 'ItemAdded' AND jsonb_typeof(message_metadata->'tenant') = 'string'
+        AND coalesce((message_data->>'poison')::boolean, false) = false
+      GROUP BY 1, 2`,
+  );
+  return new Map(rows.map((r) => [`${r.tenant}/${r.cart_id}`, { total: Number(r.total), items: Number(r.items) }]));
+};
+
+export const readModelTotals = async (db: pg.Pool, projector: string): Promise<Totals> => {
+  const { rows } = await db.query<{ tenant: string; cart_id: string; total: string; items: number }>(
+    'SELECT tenant, cart_id, total::text, items FROM ledger_totals WHERE projector = $1',
+    [projector],
+  );
+  return new Map(rows.map((r) => [`${r.tenant}/${r.cart_id}`, { total: Number(r.total), items: r.items }]));
+};
+
+/** Partitions whose audit order (commit order) differs from global-position order. */
+export const fifoViolations = async (db: pg.Pool, projector: string): Promise<string[]> => {
+  const { rows } = await db.query<{ tenant: string }>(
+    `SELECT DISTINCT tenant FROM (
+       SELECT tenant, position, lag(position) OVER (PARTITION BY tenant ORDER BY id) AS previous
+         FROM ledger_audit WHERE projector = $1) ordered
+      WHERE previous IS NOT NULL AND previous >= position`,
+    [projector],
+  );
+  return rows.map((r) => r.tenant);
+};
