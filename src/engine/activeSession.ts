@@ -2,6 +2,7 @@ import { storeProcessorCheckpoint } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
+import { wakeable } from '../core/wakeable.js';
 import { DistributaryError } from '../core/errors.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
@@ -54,9 +55,9 @@ export const openActiveSession = async (context: {
   };
 
   // Commits wake a reader paused on a full buffer, and whoever waits for the engine to catch up.
-  const waiters: (() => void)[] = [];
+  const committed = wakeable();
   const onProgress = (): void => {
-    waiters.splice(0).forEach((wake) => wake());
+    committed.wake();
     context.onProgress();
   };
 
@@ -110,7 +111,7 @@ export const openActiveSession = async (context: {
   const readLoop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       if (buffered() >= options.maxPendingEvents) {
-        await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), abortableSleep(options.idlePollMs, controller.signal)]);
+        await committed.wait(options.idlePollMs, controller.signal);
         continue;
       }
       const generation = wakeUps.generation();

@@ -1,6 +1,7 @@
 import { dumbo as createDumbo, type Dumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
+import { wakeable } from '../core/wakeable.js';
 import { ConfigurationError, WaitTimeoutError } from '../core/errors.js';
 import { loadProjectors } from '../projector/loadProjectors.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
@@ -42,8 +43,8 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   let session: ActiveSession | undefined;
   let loop: Promise<void> | undefined;
   let stopping: AbortController | undefined;
-  const waiters = new Set<() => void>();
-  const onProgress = (): void => waiters.forEach((wake) => wake());
+  const progressed = wakeable();
+  const onProgress = (): void => progressed.wake();
 
   const renewEveryMs = (options.leaseTimeoutSeconds * 1000) / 3;
 
@@ -107,15 +108,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     while (!(await done())) {
       const left = deadline - Date.now();
       if (left <= 0) throw new WaitTimeoutError(describe());
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, Math.min(left, 250));
-        waiters.add(wake);
-      });
+      await progressed.wait(Math.min(left, 250));
     }
   };
 

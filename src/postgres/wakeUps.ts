@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
+import { wakeable } from '../core/wakeable.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import type { Logger } from '../core/logger.js';
 import { MessagesAppendedChannel } from './migrate.js';
@@ -19,14 +20,12 @@ export type WakeUps = {
  */
 export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
   let generation = 0;
-  let waiters: (() => void)[] = [];
+  const appended = wakeable();
   let client: pg.Client | undefined;
   let closed = false;
   const notify = (): void => {
     generation++;
-    const current = waiters;
-    waiters = [];
-    current.forEach((wake) => wake());
+    appended.wake();
   };
 
   const connect = async (attempt = 1): Promise<void> => {
@@ -57,13 +56,7 @@ export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
     generation: () => generation,
     async wait(since, ms, signal) {
       if (generation !== since) return;
-      let wake: (() => void) | undefined;
-      const notified = new Promise<void>((resolve) => {
-        wake = resolve;
-        waiters.push(resolve);
-      });
-      await Promise.race([notified, abortableSleep(ms, signal)]);
-      waiters = waiters.filter((w) => w !== wake);
+      await appended.wait(ms, signal);
     },
     async close() {
       closed = true;

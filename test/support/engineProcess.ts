@@ -1,0 +1,11 @@
+// Runs one engine in its own process for tests that kill it: prints `active` once it holds the lease.
+import { projectionEngine, silentLogger } from '../../src/index.js';
+
+const [connectionString, projectors, group = 'default', leaseMs = '2000'] = process.argv.slice(2);
+if (connectionString === undefined || projectors === undefined) throw new Error('usage: engineProcess <connectionString> <projectorsUrl> [group] [leaseMs]');
+
+const engine = projectionEngine({ connectionString, projectors, logger: silentLogger, lease: { group, timeoutMs: Number(leaseMs) } });
+await engine.start();
+process.on('SIGTERM', () => void engine.stop().then(() => process.exit(0)));
+await engine.whenActive({ timeoutMs: 120_000 });
+process.stdout.write('active\n');
