@@ -40,6 +40,7 @@ export const foldFromStore = async (db: pg.Pool): Promise<Totals> => {
     `SELECT message_metadata->>'tenant' AS tenant, message_data->>'cartId' AS cart_id,
             sum((message_data->>'amount')::bigint)::text AS total, count(*)::text AS items
        FROM emt_messages WHERE message_type = 'ItemAdded' AND jsonb_typeof(message_metadata->'tenant') = 'string'
+        AND octet_length(message_metadata->>'tenant') BETWEEN 1 AND 512
         AND coalesce((message_data->>'poison')::boolean, false) = false
       GROUP BY 1, 2`,
   );

@@ -1,0 +1,63 @@
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionEngine, silentLogger } from '../../src/index.js';
+import { createTestDatabase } from '../support/database.js';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+
+const projectors = new URL('../support/projections/rawKeyLedger.ts', import.meta.url);
+
+type DeadLetterRow = { partition: string | null; global_position: string; error_message: string; message_type: string; payload: { data: unknown } };
+
+describe('bad input', () => {
+  let connectionString: string;
+  let db: pg.Pool;
+
+  beforeAll(async () => {
+    connectionString = await createTestDatabase();
+    db = new pg.Pool({ connectionString });
+  });
+  afterAll(async () => db.end());
+
+  it('dead-letters bad keys and a throwing event with a clear error while every other partition completes', async () => {
+    await appendLedgerEvents(connectionString, { tenants: 8, carts: 10, events: 1500, seed: 21, tenantName: (i) => `good-${i}` });
+    const store = getPostgreSQLEventStore(connectionString);
+    const item = (cartId: string, tenant: unknown, poison = false) => ({
+      type: 'ItemAdded' as const,
+      data: { cartId, amount: 1, ...(poison ? { poison } : {}) },
+      metadata: tenant === undefined ? {} : { tenant },
+    });
+    await store.appendToStream('bad-no-key', [item('no-key', undefined)]);
+    await store.appendToStream('bad-number', [item('number', 42)]);
+    await store.appendToStream('bad-empty', [item('empty', '')]);
+    await store.appendToStream('bad-long', [item('long', 'x'.repeat(10_000))]);
+    await store.appendToStream('poisoned', [item('before', 'good-1'), item('poison', 'good-1', true), item('after', 'good-1')]);
+    await store.close();
+    await appendLedgerEvents(connectionString, { tenants: 8, carts: 10, events: 500, seed: 22, tenantName: (i) => `good-${i}` });
+
+    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    await engine.start();
+    try {
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+    } finally {
+      await engine.stop();
+    }
+
+    expect(await readModelTotals(db, 'ledger-raw-key')).toEqual(await foldFromStore(db));
+    expect(await fifoViolations(db, 'ledger-raw-key')).toEqual([]);
+    const { rows } = await db.query<DeadLetterRow>(
+      'SELECT partition, global_position::text, error_message, message_type, payload FROM distributary_dead_letters ORDER BY global_position',
+    );
+    expect(rows.map((r) => [r.partition, r.error_message])).toEqual([
+      [null, 'partitionBy returned undefined: the event has no partition key'],
+      [null, 'partitionBy must return a string, got number 42'],
+      [null, 'partitionBy returned an empty string'],
+      [null, 'partition key is 10000 bytes long; at most 512 are allowed'],
+      ['good-1', 'poisoned item in cart poison'],
+    ]);
+    expect(rows.every((r) => r.message_type === 'ItemAdded')).toBe(true);
+    expect(rows[4]!.payload.data).toEqual({ cartId: 'poison', amount: 1, poison: true });
+    const after = await db.query("SELECT 1 FROM ledger_totals WHERE tenant = 'good-1' AND cart_id = 'after'");
+    expect(after.rowCount).toBe(1);
+  });
+});
