@@ -13,7 +13,8 @@ const utf8Length = (value: string): number =>
 const describe = (value: unknown): string => {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'function' ? 'a function' : `${typeof value} ${String(value as string | number | boolean | bigint | symbol)}`;
 };
 
 /**

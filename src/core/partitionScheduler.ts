@@ -46,8 +46,8 @@ type Partition<E> = {
   state: PartitionState;
   failures: number;
   lastError?: ErrorInfo;
-  /** Set while a failing batch is applied one event at a time. */
-  isolating: boolean;
+  /** Events of a failing batch still to be applied one at a time; 0 when not isolating. */
+  isolating: number;
 };
 
 export type PartitionScheduler<E> = {
@@ -99,10 +99,10 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     report(p, 0, 0);
   };
 
-  const afterFailure = (p: Partition<E>, error: unknown): void => {
+  const afterFailure = (p: Partition<E>, error: unknown, batchLength: number): void => {
     p.failures++;
     p.lastError = toErrorInfo(error);
-    if (p.failures > options.retries) p.isolating = true;
+    if (p.failures > options.retries && p.isolating === 0) p.isolating = batchLength;
     p.state = 'retrying';
     report(p, 0, 0);
     const timer = setTimeout(() => {
@@ -117,32 +117,36 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     if (!outcome.ok) return fence(p, outcome.reason);
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
-    report(p, outcome.applied, deadLettered);
     makeReady(p);
+    report(p, outcome.applied, deadLettered);
   };
 
   const isolate = async (p: Partition<E>): Promise<void> => {
     const event = p.queue[0] as E;
     try {
       const outcome = await options.apply(p.key, p.checkpoint, [event]);
-      if (outcome.ok) p.lastError = undefined;
+      p.isolating--;
+      if (outcome.ok && p.isolating === 0) {
+        p.failures = 0;
+        p.lastError = undefined;
+      }
       return settle(p, outcome, 1, 0);
     } catch (error) {
       const info = toErrorInfo(error);
       try {
         const outcome = await options.skip(p.key, p.checkpoint, event, info, p.failures + 1);
-        p.isolating = false;
+        p.isolating = 0;
         p.failures = 0;
         p.lastError = info;
         return settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
       } catch (skipError) {
-        return afterFailure(p, skipError);
+        return afterFailure(p, skipError, 1);
       }
     }
   };
 
   const run = async (p: Partition<E>): Promise<void> => {
-    if (p.isolating) return isolate(p);
+    if (p.isolating > 0) return isolate(p);
     const batch = p.queue.slice(0, options.batchSize);
     try {
       const outcome = await options.apply(p.key, p.checkpoint, batch);
@@ -150,7 +154,7 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
       p.lastError = undefined;
       settle(p, outcome, batch.length, 0);
     } catch (error) {
-      afterFailure(p, error);
+      afterFailure(p, error, batch.length);
     }
   };
 
@@ -158,7 +162,7 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     enqueue(key, events, checkpoint) {
       let p = partitions.get(key);
       if (p === undefined) {
-        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, isolating: false };
+        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, isolating: 0 };
         partitions.set(key, p);
       }
       if (p.state === 'fenced') return;

@@ -123,7 +123,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
           continue;
         }
         let byPartition = outgoing.get(tracked.thread);
-        if (byPartition === undefined) outgoing.set(tracked.thread, (byPartition = new Map()));
+        if (byPartition === undefined) outgoing.set(tracked.thread, (byPartition = new Map<string, PartitionEvents>()));
         let batch = byPartition.get(key.key);
         if (batch === undefined) {
           batch = tracked.sent ? { partition: key.key, events: [] } : { partition: key.key, checkpoint: tracked.checkpoint, events: [] };

@@ -44,7 +44,7 @@ export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
       if (closed) return void (await next.end());
       client = next;
       notify();
-    } catch (error) {
+    } catch {
       void next.end().catch(() => undefined);
       await abortableSleep(backoffDelay(DefaultBackoff, attempt));
       return connect(attempt + 1);

@@ -50,7 +50,12 @@ export type PartitionedProjector<EventType extends Event = Event> = {
   readonly handles: ReadonlySet<string>;
 };
 
-export type AnyPartitionedProjector = PartitionedProjector<Event>;
+/**
+ * A projector of any event type. The event type only matters where the user writes `partitionBy` and
+ * `evolve`; the engine passes each projector its own events, so it erases the type here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPartitionedProjector = PartitionedProjector<any>;
 
 export const ProjectorBrand = Symbol.for('distributary.partitionedProjector');
 
@@ -93,7 +98,7 @@ export const partitionedProjector = <EventType extends Event>(
     kind: ProjectorBrand,
     processorId,
     projection,
-    partitionBy: partitionBy as (event: ProjectorEvent<EventType>) => unknown,
+    partitionBy,
     placement: resolvePlacement(options.placement),
     batchSize: positiveInteger('options.batchSize', options.batchSize, 500),
     concurrency: positiveInteger('options.concurrency', options.concurrency, 4),

@@ -9,6 +9,7 @@ import { initProjection } from '../../src/postgres/initProjection.js';
 import { startChildEngine } from '../support/childEngine.js';
 import { createTestDatabase } from '../support/database.js';
 import { hashLedger } from '../support/projections/hashLedger.js';
+import type { ItemAdded } from '../support/projections/ledger.js';
 import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
@@ -36,7 +37,7 @@ describe('ownership', () => {
     try {
       await initProjection(pool, connectionString, hashLedger);
       const { messages } = await readMessagesBatch(pool.execute, { after: 0n, batchSize: 100 });
-      const events = (messages as ProjectorEvent[]).filter((e) => e.metadata.tenant === 'fenced-tenant');
+      const events = (messages as ProjectorEvent<ItemAdded>[]).filter((e) => e.metadata.tenant === 'fenced-tenant');
       const scope = { pool, connectionString, projector: hashLedger, partition: 'fenced-tenant', instanceId: 'test' };
 
       const owner = await applyPartitionBatch({ ...scope, checkpoint: null }, events.slice(0, 1));

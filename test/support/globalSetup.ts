@@ -27,6 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } catch (error) {
       throw new Error(
         `Cannot start PostgreSQL for the tests: set DATABASE_URL, run a Docker engine, or install PostgreSQL server binaries. (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
       );
     }
   }
