@@ -11,10 +11,16 @@ const utf8Length = (value: string): number =>
   value.length * 3 <= MaxPartitionKeyBytes ? value.length : encoder.encode(value).length;
 
 const describe = (value: unknown): string => {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return typeof value === 'function' ? 'a function' : `${typeof value} ${String(value as string | number | boolean | bigint | symbol)}`;
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${value}`;
+    case 'object':
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
 };
 
 /**
