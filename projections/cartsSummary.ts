@@ -21,16 +21,19 @@ const evolve = (summary: CartSummary, event: ShopEvent): CartSummary => {
   }
 };
 
-/** One document per cart, kept per tenant: carts of one tenant are applied in order, tenants in parallel. */
+/** A plain Emmett Pongo projection: one document per cart. */
+export const cartsSummaryProjection = pongoSingleStreamProjection({
+  collectionName: cartsSummaryCollection,
+  getDocumentId: (event: ShopEvent) => `${event.metadata.tenant}:${event.data.cartId}`,
+  evolve,
+  canHandle: ['ProductItemAdded', 'ShoppingCartConfirmed'],
+  initialState: (): CartSummary => ({ tenant: '', cartId: '', status: 'open', itemsCount: 0, total: 0 }),
+});
+
+/** The same projection, partitioned by tenant: carts of one tenant in order, tenants in parallel. */
 export const cartsSummary = partitionedProjector<ShopEvent>({
   processorId: 'carts-summary',
-  projection: pongoSingleStreamProjection({
-    collectionName: cartsSummaryCollection,
-    getDocumentId: (event) => `${event.metadata.tenant}:${event.data.cartId}`,
-    evolve,
-    canHandle: ['ProductItemAdded', 'ShoppingCartConfirmed'],
-    initialState: (): CartSummary => ({ tenant: '', cartId: '', status: 'open', itemsCount: 0, total: 0 }),
-  }),
+  projection: cartsSummaryProjection,
   partitionBy: (event) => event.metadata.tenant,
   placement: { type: 'hash', workers: 2 },
   batchSize: 200,

@@ -1,3 +1,3 @@
-export { cartsSummary, cartsSummaryCollection, type CartSummary } from './cartsSummary.js';
+export { cartsSummary, cartsSummaryProjection, cartsSummaryCollection, type CartSummary } from './cartsSummary.js';
 export { tenantSales, tenantSalesCollection, type TenantSales } from './tenantSales.js';
 export type { ShopEvent, ProductItemAdded, ShoppingCartConfirmed } from './shopEvents.js';

@@ -4,13 +4,13 @@ import type { ShopEvent, TenantSales } from '../../projections/index.js';
 export type Workload = { carts: { stream: string; events: ShopEvent[] }[]; expected: Map<string, TenantSales>; events: number };
 
 /**
- * A multi-tenant shop: tenant sizes follow a Zipf curve (a few big shops, a long tail of small
- * ones); each cart gets 1-6 items and 70% of carts are confirmed. Deterministic for a seed.
+ * A multi-tenant shop: tenant sizes follow a Zipf curve by default (a few big shops, a long tail of
+ * small ones); each cart gets 1-6 items and 70% of carts are confirmed. Deterministic for a seed.
  */
-export const shopWorkload = (options: { tenants: number; events: number; seed?: number }): Workload => {
+export const shopWorkload = (options: { tenants: number; events: number; seed?: number; skew?: 'zipf' | 'uniform' }): Workload => {
   let seed = options.seed ?? 42;
   const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
-  const weights = Array.from({ length: options.tenants }, (_, i) => 1 / (i + 1));
+  const weights = Array.from({ length: options.tenants }, (_, i) => (options.skew === 'uniform' ? 1 : 1 / (i + 1)));
   const totalWeight = weights.reduce((a, b) => a + b, 0);
   const pickTenant = (): string => {
     let pick = random() * totalWeight;

@@ -14,35 +14,36 @@ import { toErrorInfo, type ErrorInfo } from './errors.js';
  * throws is dead-lettered (the checkpoint moves past it in the same transaction) and the rest go on.
  */
 
-export type CommitOutcome =
-  | { ok: true; checkpoint: bigint | null; applied: number }
+export type CommitOutcome<C> =
+  | { ok: true; checkpoint: C | null; applied: number }
   | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
 
 export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'fenced';
 
-export type PartitionReport = {
+export type PartitionReport<C> = {
   partition: string;
-  checkpoint: bigint | null;
+  checkpoint: C | null;
   state: PartitionState;
   applied: number;
   deadLettered: number;
   error?: ErrorInfo;
 };
 
-export type PartitionSchedulerOptions<E> = {
+/** `E` is a queued event, `C` the checkpoint type the commits return. */
+export type PartitionSchedulerOptions<E, C> = {
   concurrency: number;
   batchSize: number;
   retries: number;
   backoff: ResolvedBackoffOptions;
-  apply: (partition: string, checkpoint: bigint | null, events: E[]) => Promise<CommitOutcome>;
-  skip: (partition: string, checkpoint: bigint | null, event: E, error: ErrorInfo, attempts: number) => Promise<CommitOutcome>;
-  report: (report: PartitionReport) => void;
+  apply: (partition: string, checkpoint: C | null, events: E[]) => Promise<CommitOutcome<C>>;
+  skip: (partition: string, checkpoint: C | null, event: E, error: ErrorInfo, attempts: number) => Promise<CommitOutcome<C>>;
+  report: (report: PartitionReport<C>) => void;
 };
 
-type Partition<E> = {
+type Partition<E, C> = {
   key: string;
   queue: E[];
-  checkpoint: bigint | null;
+  checkpoint: C | null;
   state: PartitionState;
   failures: number;
   lastError?: ErrorInfo;
@@ -50,26 +51,26 @@ type Partition<E> = {
   isolating: number;
 };
 
-export type PartitionScheduler<E> = {
+export type PartitionScheduler<E, C> = {
   /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */
-  enqueue(partition: string, events: E[], checkpoint?: bigint | null): void;
+  enqueue(partition: string, events: E[], checkpoint?: C | null): void;
   /** Resolves when nothing is in flight; no new batch starts afterwards. */
   drain(): Promise<void>;
   inFlight(): number;
 };
 
-export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): PartitionScheduler<E> => {
-  const partitions = new Map<string, Partition<E>>();
-  const ready: Partition<E>[] = [];
+export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C>): PartitionScheduler<E, C> => {
+  const partitions = new Map<string, Partition<E, C>>();
+  const ready: Partition<E, C>[] = [];
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let running = 0;
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const report = (p: Partition<E>, applied: number, deadLettered: number): void =>
+  const report = (p: Partition<E, C>, applied: number, deadLettered: number): void =>
     options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError });
 
-  const makeReady = (p: Partition<E>): void => {
+  const makeReady = (p: Partition<E, C>): void => {
     if (p.queue.length === 0) {
       p.state = 'idle';
       return;
@@ -92,14 +93,14 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     }
   };
 
-  const fence = (p: Partition<E>, reason: string): void => {
+  const fence = (p: Partition<E, C>, reason: string): void => {
     p.state = 'fenced';
     p.queue = [];
     p.lastError = { name: 'OwnershipLostError', message: `checkpoint compare-and-set returned ${reason}: another owner committed for this partition` };
     report(p, 0, 0);
   };
 
-  const afterFailure = (p: Partition<E>, error: unknown, batchLength: number): void => {
+  const afterFailure = (p: Partition<E, C>, error: unknown, batchLength: number): void => {
     p.failures++;
     p.lastError = toErrorInfo(error);
     if (p.failures > options.retries && p.isolating === 0) p.isolating = batchLength;
@@ -113,7 +114,7 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     timers.add(timer);
   };
 
-  const settle = (p: Partition<E>, outcome: CommitOutcome, taken: number, deadLettered: number): void => {
+  const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
     if (!outcome.ok) return fence(p, outcome.reason);
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
@@ -121,7 +122,7 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     report(p, outcome.applied, deadLettered);
   };
 
-  const isolate = async (p: Partition<E>): Promise<void> => {
+  const isolate = async (p: Partition<E, C>): Promise<void> => {
     const event = p.queue[0] as E;
     try {
       const outcome = await options.apply(p.key, p.checkpoint, [event]);
@@ -145,7 +146,7 @@ export const partitionScheduler = <E>(options: PartitionSchedulerOptions<E>): Pa
     }
   };
 
-  const run = async (p: Partition<E>): Promise<void> => {
+  const run = async (p: Partition<E, C>): Promise<void> => {
     if (p.isolating > 0) return isolate(p);
     const batch = p.queue.slice(0, options.batchSize);
     try {

@@ -1,69 +1,73 @@
+import { comparePositions, type Position } from './position.js';
+
 /*
  * Tracks, for one projector, the events routed to partitions and not yet committed, to give the
- * low-water mark: the highest position at or below which every routed event is committed (or
- * dead-lettered). A restart reads from the mark; partitions skip what their checkpoints already hold.
+ * low-water mark: the position up to which every routed event is committed (or dead-lettered).
+ * A restart reads after the mark; partitions skip what their checkpoints already cover.
+ * Each pending event remembers the position delivered just before it, which is the mark while it
+ * is the oldest pending event.
  */
 
-type PendingQueue = { positions: bigint[]; head: number };
+type Pending = { seq: number; position: Position; previous: Position };
+type PendingQueue = { entries: Pending[]; head: number };
 
 export type ProgressTracker = {
-  /** An event at `position` was sent to `partition`. Positions must be routed in ascending order. */
-  routed(partition: string, position: bigint): void;
+  /** An event was sent to `partition`; `previous` is the position the reader delivered before it. */
+  routed(partition: string, position: Position, previous: Position): void;
   /** The reader has looked at every event up to `position`, routed or not. */
-  readThrough(position: bigint): void;
+  readThrough(position: Position): void;
   /** `partition` committed everything up to `checkpoint`. */
-  committed(partition: string, checkpoint: bigint): void;
+  committed(partition: string, checkpoint: Position): void;
   /** Events routed to `partition` and not committed. */
   pending(partition: string): number;
   totalPending(): number;
-  lowWaterMark(): bigint;
+  lowWaterMark(): Position;
 };
 
-export const progressTracker = (start: bigint): ProgressTracker => {
+export const progressTracker = (start: Position): ProgressTracker => {
   const queues = new Map<string, PendingQueue>();
   let read = start;
   let total = 0;
-
-  const size = (queue: PendingQueue): number => queue.positions.length - queue.head;
+  let seq = 0;
 
   return {
-    routed(partition, position) {
+    routed(partition, position, previous) {
       let queue = queues.get(partition);
       if (queue === undefined) {
-        queue = { positions: [], head: 0 };
+        queue = { entries: [], head: 0 };
         queues.set(partition, queue);
       }
-      queue.positions.push(position);
+      queue.entries.push({ seq: seq++, position, previous });
       total++;
     },
     readThrough(position) {
-      if (position > read) read = position;
+      if (comparePositions(position, read) > 0) read = position;
     },
     committed(partition, checkpoint) {
       const queue = queues.get(partition);
       if (queue === undefined) return;
-      while (queue.head < queue.positions.length && (queue.positions[queue.head] as bigint) <= checkpoint) {
+      while (queue.head < queue.entries.length && comparePositions((queue.entries[queue.head] as Pending).position, checkpoint) <= 0) {
         queue.head++;
         total--;
       }
-      if (queue.head === queue.positions.length) queues.delete(partition);
-      else if (queue.head > 1024 && queue.head * 2 > queue.positions.length) {
-        queue.positions = queue.positions.slice(queue.head);
+      if (queue.head === queue.entries.length) queues.delete(partition);
+      else if (queue.head > 1024 && queue.head * 2 > queue.entries.length) {
+        queue.entries = queue.entries.slice(queue.head);
         queue.head = 0;
       }
     },
     pending: (partition) => {
       const queue = queues.get(partition);
-      return queue === undefined ? 0 : size(queue);
+      return queue === undefined ? 0 : queue.entries.length - queue.head;
     },
     totalPending: () => total,
     lowWaterMark() {
-      let mark = read;
+      let oldest: Pending | undefined;
       for (const queue of queues.values()) {
-        const first = queue.positions[queue.head];
-        if (first !== undefined && first - 1n < mark) mark = first - 1n;
+        const first = queue.entries[queue.head];
+        if (first !== undefined && (oldest === undefined || first.seq < oldest.seq)) oldest = first;
       }
-      return mark;
+      return oldest === undefined ? read : oldest.previous;
     },
   };
 };

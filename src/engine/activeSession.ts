@@ -1,12 +1,12 @@
-import { storeProcessorCheckpoint } from '@event-driven-io/emmett-postgresql';
-import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { wakeable } from '../core/wakeable.js';
 import { DistributaryError } from '../core/errors.js';
+import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readEventBatch } from '../postgres/readEventBatch.js';
+import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.js';
@@ -25,14 +25,14 @@ export type ActiveSession = {
   /** Resolves when the session ends, with why. */
   run(): Promise<string>;
   abort(reason: string): void;
-  readerPosition(): bigint;
+  readerPosition(): Position;
   /** True when every projector has committed everything up to `position`. */
-  isCaughtUpTo(position: bigint): boolean;
+  isCaughtUpTo(position: Position): boolean;
   status(): ProjectorStatus[];
   close(): Promise<void>;
 };
 
-type Mark = { runtime: ProjectorRuntime; processorId: string; stored: bigint | null };
+type Mark = { runtime: ProjectorRuntime; processorId: string; stored: Position | null };
 
 const markProcessorId = (group: string, projector: AnyPartitionedProjector): string =>
   `distributary:mark:${group}:${projector.processorId}`;
@@ -41,7 +41,6 @@ export const openActiveSession = async (context: {
   options: ResolvedEngineOptions;
   projectors: AnyPartitionedProjector[];
   db: pg.Pool;
-  dumbo: Dumbo;
   wakeUps: WakeUps;
   onProgress: () => void;
 }): Promise<ActiveSession> => {
@@ -75,7 +74,7 @@ export const openActiveSession = async (context: {
       hostId: options.hostId,
       db,
       checkpoints,
-      mark: stored ?? 0n,
+      mark: stored ?? BeforeFirstPosition,
       logger: options.logger,
       onProgress,
       onFailure: (error) => {
@@ -86,22 +85,22 @@ export const openActiveSession = async (context: {
     marks.push({ runtime, processorId, stored });
   }
   let position = marks
-    .map((mark) => mark.stored ?? 0n)
-    .reduce((low, stored) => (stored < low ? stored : low));
+    .map((mark) => mark.stored ?? BeforeFirstPosition)
+    .reduce((low, stored) => (comparePositions(stored, low) < 0 ? stored : low));
 
   const storeMarks = async (): Promise<void> => {
     for (const mark of marks) {
       const next = mark.runtime.tracker.lowWaterMark();
-      if (mark.stored !== null && next <= mark.stored) continue;
-      const result = await storeProcessorCheckpoint(context.dumbo.execute, {
+      if (mark.stored !== null ? comparePositions(next, mark.stored) <= 0 : comparePositions(next, BeforeFirstPosition) === 0) continue;
+      const result = await storeCheckpoint(db, {
         processorId: mark.processorId,
         version: mark.runtime.projector.version,
         partition: 'emt:default',
-        processorInstanceId: options.hostId,
-        lastProcessedCheckpoint: mark.stored,
-        newCheckpoint: next,
+        instanceId: options.hostId,
+        expected: mark.stored,
+        next,
       });
-      if (!result.success) throw new DistributaryError(`another reader moved the mark of ${mark.runtime.projector.processorId} (${result.reason})`);
+      if (!result.ok) throw new DistributaryError(`another reader moved the mark of ${mark.runtime.projector.processorId} (${result.reason})`);
       mark.stored = next;
     }
   };
@@ -115,13 +114,13 @@ export const openActiveSession = async (context: {
         continue;
       }
       const generation = wakeUps.generation();
-      const batch = await readEventBatch(context.dumbo, position, options.readBatchSize);
+      const batch = await readEventBatch(db, position, options.readBatchSize);
       if (controller.signal.aborted) return;
       for (const mark of marks) {
-        await mark.runtime.route(batch.events);
-        mark.runtime.tracker.readThrough(batch.lastPosition);
+        await mark.runtime.route(batch.events, position);
+        mark.runtime.tracker.readThrough(batch.last);
       }
-      position = batch.lastPosition;
+      position = batch.last;
       onProgress();
       if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
     }
@@ -148,7 +147,8 @@ export const openActiveSession = async (context: {
     },
     abort,
     readerPosition: () => position,
-    isCaughtUpTo: (target) => position >= target && marks.every((mark) => mark.runtime.tracker.lowWaterMark() >= target),
+    isCaughtUpTo: (target) =>
+      comparePositions(position, target) >= 0 && marks.every((mark) => comparePositions(mark.runtime.tracker.lowWaterMark(), target) >= 0),
     status: () => marks.map((mark) => mark.runtime.status()),
     async close() {
       abort('closed');

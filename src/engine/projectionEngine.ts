@@ -8,7 +8,7 @@ import type { AnyPartitionedProjector } from '../projector/partitionedProjector.
 import { initProjection } from '../postgres/initProjection.js';
 import { migrate } from '../postgres/migrate.js';
 import { readerLease, type ReaderLease } from '../postgres/readerLease.js';
-import { readLastGlobalPosition } from '../postgres/readLastGlobalPosition.js';
+import { readLastPosition } from '../postgres/readLastPosition.js';
 import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
 import { openActiveSession, type ActiveSession } from './activeSession.js';
 import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
@@ -76,7 +76,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         continue;
       }
       try {
-        session = await openActiveSession({ options, projectors, db: db!, dumbo: dumbo!, wakeUps: wakeUps!, onProgress });
+        session = await openActiveSession({ options, projectors, db: db!, wakeUps: wakeUps!, onProgress });
       } catch (error) {
         logger.error(`could not open reader session: ${error instanceof Error ? error.message : String(error)}`);
         await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
@@ -134,13 +134,13 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
 
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
       if (role === 'stopped' || db === undefined) throw new ConfigurationError('projectionEngine: whenCaughtUp() needs a started engine');
-      const target = await readLastGlobalPosition(db);
+      const target = await readLastPosition(db);
       await waitFor(
         () => session?.isCaughtUpTo(target) === true,
         timeoutMs,
         () => {
           const behind = (session?.status() ?? []).flatMap((p) => p.partitions.filter((s) => s.lag > 0).map((s) => `${p.processorId}/${s.partition} (${s.state}, lag ${s.lag})`));
-          return `not caught up to position ${target} within ${timeoutMs} ms; role ${role}, reader at ${String(session?.readerPosition() ?? 'none')}; behind: ${behind.slice(0, 10).join(', ') || 'none'}`;
+          return `not caught up to position ${target.global} within ${timeoutMs} ms; role ${role}, reader at ${String(session?.readerPosition().global ?? 'none')}; behind: ${behind.slice(0, 10).join(', ') || 'none'}`;
         },
       );
     },
@@ -149,7 +149,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       hostId: options.hostId,
       group: options.group,
       role,
-      readerPosition: session?.readerPosition() ?? null,
+      readerPosition: session?.readerPosition().global ?? null,
       projectors: session?.status() ?? [],
     }),
 

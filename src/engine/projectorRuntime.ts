@@ -4,7 +4,9 @@ import type { Logger } from '../core/logger.js';
 import type { PartitionReport } from '../core/partitionScheduler.js';
 import { resolvePartitionKey } from '../core/partitionKey.js';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
+import { isCovered, type Position } from '../core/position.js';
 import type { AnyPartitionedProjector, ProjectorEvent } from '../projector/partitionedProjector.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import type { PartitionEvents } from '../workers/messages.js';
 import { workerPool, type WorkerPool } from '../workers/workerPool.js';
@@ -17,9 +19,9 @@ export type ProjectorRuntimeOptions = {
   hostId: string;
   db: pg.Pool;
   /** Checkpoints stored when the session began. */
-  checkpoints: Map<string, bigint>;
-  /** The stored low-water mark; events at or below it are not routed again. */
-  mark: bigint;
+  checkpoints: Map<string, Position>;
+  /** The stored low-water mark; the reader starts after the lowest of all projectors' marks. */
+  mark: Position;
   logger: Logger;
   onProgress: () => void;
   onFailure: (error: WorkerError) => void;
@@ -28,15 +30,15 @@ export type ProjectorRuntimeOptions = {
 export type ProjectorRuntime = {
   readonly projector: AnyPartitionedProjector;
   readonly tracker: ProgressTracker;
-  /** Routes one read batch: each handled event to its partition's thread, bad keys to dead letters. */
-  route(events: readonly ProjectorEvent[]): Promise<void>;
+  /** Routes one read batch that follows `after`: each handled event to its partition's thread, bad keys to dead letters. */
+  route(events: readonly PositionedEvent[], after: Position): Promise<void>;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   status(): ProjectorStatus;
   stop(timeoutMs: number): Promise<void>;
 };
 
-type Tracked = Omit<PartitionStatus, 'lag' | 'owner'> & { thread: number; sent: boolean };
+type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean };
 
 /** One projector during one active session: its threads, partitions and progress. */
 export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRuntime => {
@@ -62,7 +64,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
     return tracked;
   };
 
-  const onReports = (reports: PartitionReport[]): void => {
+  const onReports = (reports: PartitionReport<Position>[]): void => {
     for (const report of reports) {
       const tracked = partition(report.partition);
       const wasFenced = tracked.state === 'fenced';
@@ -74,7 +76,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       if (report.checkpoint !== null) tracker.committed(report.partition, report.checkpoint);
       if (report.state === 'fenced' && !wasFenced) {
         fencedPending += tracker.pending(report.partition);
-        logger.warn(`${projector.processorId}/${report.partition}: stopped, another owner committed for it`, { checkpoint: report.checkpoint });
+        logger.warn(`${projector.processorId}/${report.partition}: stopped, another owner committed for it`);
       }
     }
     options.onProgress();
@@ -106,18 +108,21 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   return {
     projector,
     tracker,
-    async route(events) {
+    async route(events, after) {
       const outgoing = new Map<number, Map<string, PartitionEvents>>();
-      for (const event of events) {
-        const position = event.metadata.globalPosition;
-        if (position <= options.mark || !projector.handles.has(event.type)) continue;
+      let previous = after;
+      for (const item of events) {
+        const { event, position } = item;
+        const before = previous;
+        previous = position;
+        if (isCovered(position, options.mark) || !projector.handles.has(event.type)) continue;
         const key = resolvePartitionKey(projector.partitionBy, event);
         if (!key.ok) {
           await deadLetterKeyless(event, key.error);
           continue;
         }
         const tracked = partition(key.key);
-        tracker.routed(key.key, position);
+        tracker.routed(key.key, position, before);
         if (tracked.state === 'fenced') {
           fencedPending++;
           continue;
@@ -130,17 +135,18 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
           tracked.sent = true;
           byPartition.set(key.key, batch);
         }
-        batch.events.push(event);
+        batch.events.push(item);
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
     buffered: () => tracker.totalPending() - fencedPending,
     status: () => ({
       processorId: projector.processorId,
-      lowWaterMark: tracker.lowWaterMark(),
+      lowWaterMark: tracker.lowWaterMark().global,
       threads: pool.threads(),
-      partitions: [...partitions.values()].map(({ thread, sent: _sent, ...rest }) => ({
+      partitions: [...partitions.values()].map(({ thread, sent: _sent, checkpoint, ...rest }) => ({
         ...rest,
+        checkpoint: checkpoint?.global ?? null,
         lag: tracker.pending(rest.partition),
         owner: `${options.hostId}/${projector.processorId}/${thread}`,
       })),

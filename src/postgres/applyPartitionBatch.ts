@@ -1,11 +1,10 @@
-import { storeProcessorCheckpoint, transactionToPostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
+import { transactionToPostgreSQLProjectionHandlerContext, type PostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
-import type pg from 'pg';
-import type { AnyPartitionedProjector, ProjectorEvent } from '../projector/partitionedProjector.js';
-
-export type CommitResult =
-  | { ok: true; checkpoint: bigint | null; applied: number }
-  | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
+import { isCovered, type Position } from '../core/position.js';
+import type { CommitOutcome } from '../core/partitionScheduler.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+import type { PositionedEvent } from './readEventBatch.js';
+import { storeCheckpoint } from './storeCheckpoint.js';
 
 export type PartitionTransaction = {
   pool: Dumbo;
@@ -13,44 +12,46 @@ export type PartitionTransaction = {
   projector: AnyPartitionedProjector;
   partition: string;
   /** The checkpoint this owner believes is stored; the commit is fenced on it. */
-  checkpoint: bigint | null;
+  checkpoint: Position | null;
   instanceId: string;
 };
 
 /**
- * The partition runner's one step: in a single transaction, move the checkpoint from `checkpoint` to the
- * batch's last position by compare-and-set, then let `work` write the read models. The checkpoint is
- * stored first so a competing owner blocks on the checkpoint row and then fails the compare, instead of
- * colliding on read-model rows. Anything but success rolls back.
+ * The partition runner's one step: in a single transaction, move the checkpoint from `checkpoint`
+ * to `next` by compare-and-set, then let `work` write the read models. The checkpoint goes first so
+ * a competing owner blocks on the checkpoint row and then fails the compare, instead of colliding
+ * on read-model rows. Anything but success rolls back.
  */
 export const inPartitionTransaction = async (
   scope: PartitionTransaction,
-  newCheckpoint: bigint,
-  work: (context: Awaited<ReturnType<typeof transactionToPostgreSQLProjectionHandlerContext>>, client: pg.ClientBase) => Promise<number>,
-): Promise<CommitResult> =>
-  scope.pool.withTransaction<CommitResult>(async (transaction) => {
-    const stored = await storeProcessorCheckpoint(transaction.execute, {
-      processorId: scope.projector.processorId,
-      version: scope.projector.version,
-      partition: scope.partition,
-      processorInstanceId: scope.instanceId,
-      lastProcessedCheckpoint: scope.checkpoint,
-      newCheckpoint,
-    });
-    if (!stored.success) return { success: false, result: { ok: false, reason: stored.reason } };
+  next: Position,
+  work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
+): Promise<CommitOutcome<Position>> =>
+  scope.pool.withTransaction<CommitOutcome<Position>>(async (transaction) => {
     const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
-    const applied = await work(context, context.connection.client);
-    return { success: true, result: { ok: true, checkpoint: newCheckpoint, applied } };
+    const stored = await storeCheckpoint(context.connection.client, {
+      processorId: scope.projector.processorId,
+      partition: scope.partition,
+      version: scope.projector.version,
+      instanceId: scope.instanceId,
+      expected: scope.checkpoint,
+      next,
+    });
+    if (!stored.ok) return { success: false, result: stored };
+    const applied = await work(context);
+    return { success: true, result: { ok: true, checkpoint: next, applied } };
   });
 
-/** Applies events above the checkpoint through the projection's own `handle`, with the checkpoint, atomically. */
-export const applyPartitionBatch = async (scope: PartitionTransaction, events: readonly ProjectorEvent[]): Promise<CommitResult> => {
-  const floor = scope.checkpoint ?? -1n;
-  const fresh = events.filter((event) => event.metadata.globalPosition > floor);
+/** Applies the events the checkpoint does not cover through the projection's own `handle`, with the checkpoint, atomically. */
+export const applyPartitionBatch = async (scope: PartitionTransaction, items: readonly PositionedEvent[]): Promise<CommitOutcome<Position>> => {
+  const fresh = items.filter((item) => !isCovered(item.position, scope.checkpoint));
   const last = fresh.at(-1);
   if (last === undefined) return { ok: true, checkpoint: scope.checkpoint, applied: 0 };
-  return inPartitionTransaction(scope, last.metadata.globalPosition, async (context) => {
-    await scope.projector.projection.handle(fresh, context);
+  return inPartitionTransaction(scope, last.position, async (context) => {
+    await scope.projector.projection.handle(
+      fresh.map((item) => item.event),
+      context,
+    );
     return fresh.length;
   });
 };

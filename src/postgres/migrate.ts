@@ -12,6 +12,9 @@ const schemaSQL = `
 CREATE TABLE IF NOT EXISTS emt_processors_distributary PARTITION OF emt_processors DEFAULT;
 CREATE TABLE IF NOT EXISTS emt_projections_distributary PARTITION OF emt_projections DEFAULT;
 
+-- Readers walk the store in delivery order: by transaction, then global position.
+CREATE INDEX IF NOT EXISTS emt_messages_distributary_delivery_order ON emt_messages (transaction_id, global_position);
+
 CREATE TABLE IF NOT EXISTS distributary_dead_letters (
   id               BIGSERIAL   PRIMARY KEY,
   processor_id     TEXT        NOT NULL,

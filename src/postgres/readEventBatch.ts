@@ -1,18 +1,55 @@
-import { readMessagesBatch } from '@event-driven-io/emmett-postgresql';
-import type { Dumbo } from '@event-driven-io/dumbo';
+import type pg from 'pg';
+import type { Position } from '../core/position.js';
 import type { ProjectorEvent } from '../projector/partitionedProjector.js';
 
-export type EventBatch = { events: ProjectorEvent[]; lastPosition: bigint; more: boolean };
+export type PositionedEvent = { position: Position; event: ProjectorEvent };
+export type EventBatch = { events: PositionedEvent[]; last: Position; more: boolean };
+
+type Row = {
+  tx: string;
+  global: string;
+  stream_id: string;
+  stream_position: string;
+  message_type: string;
+  message_data: ProjectorEvent['data'];
+  message_metadata: Record<string, unknown> | null;
+  message_id: string;
+};
 
 /**
- * Reads the next batch after `after` through Emmett's batch reader, which only returns events of
- * transactions that can no longer be joined by an earlier one. Events come back in global-position order.
+ * Reads the next events after `after` in delivery order (transaction, then global position), only
+ * from transactions older than every open one: nothing can later appear before what was returned.
+ * Events are shaped as Emmett's own reader shapes them.
  */
-export const readEventBatch = async (pool: Dumbo, after: bigint, batchSize: number): Promise<EventBatch> => {
-  const batch = await readMessagesBatch(pool.execute, { after, batchSize });
-  const events = (batch.messages as ProjectorEvent[]).sort((a, b) =>
-    a.metadata.globalPosition < b.metadata.globalPosition ? -1 : a.metadata.globalPosition > b.metadata.globalPosition ? 1 : 0,
+export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: number): Promise<EventBatch> => {
+  const { rows } = await db.query<Row>(
+    `SELECT transaction_id::text AS tx, global_position::text AS global, stream_id, stream_position::text, message_type,
+            message_data, message_metadata, message_id
+       FROM emt_messages
+      WHERE partition = 'emt:default' AND is_archived = FALSE
+        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+      ORDER BY emt_messages.transaction_id, emt_messages.global_position
+      LIMIT $3`,
+    [after.tx.toString(), after.global.toString(), batchSize],
   );
-  const last = events.at(-1);
-  return { events, lastPosition: last ? last.metadata.globalPosition : after, more: batch.areMessagesLeft };
+  const events = rows.map((row): PositionedEvent => {
+    const global = BigInt(row.global);
+    return {
+      position: { tx: BigInt(row.tx), global },
+      event: {
+        type: row.message_type,
+        data: row.message_data,
+        kind: 'Event',
+        metadata: {
+          ...(row.message_metadata ?? {}),
+          messageId: row.message_id,
+          streamName: row.stream_id,
+          streamPosition: BigInt(row.stream_position),
+          globalPosition: global,
+        },
+      } as ProjectorEvent,
+    };
+  });
+  return { events, last: events.at(-1)?.position ?? after, more: rows.length === batchSize };
 };

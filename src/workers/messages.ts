@@ -1,6 +1,7 @@
 import type { ErrorInfo } from '../core/errors.js';
 import type { PartitionReport } from '../core/partitionScheduler.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
+import type { Position } from '../core/position.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
 
 /** What a worker thread is started with. */
 export type WorkerData = {
@@ -16,8 +17,8 @@ export type WorkerData = {
 export type PartitionEvents = {
   partition: string;
   /** The stored checkpoint, sent with the first events of a partition in a session. */
-  checkpoint?: bigint | null;
-  events: ProjectorEvent[];
+  checkpoint?: Position | null;
+  events: PositionedEvent[];
 };
 
 /** Main thread to worker: one message per reader batch, never one per event. */
@@ -26,6 +27,6 @@ export type ToWorker = { type: 'events'; batches: PartitionEvents[] } | { type: 
 /** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'progress'; reports: PartitionReport[] }
+  | { type: 'progress'; reports: PartitionReport<Position>[] }
   | { type: 'stopped' }
   | { type: 'failed'; error: ErrorInfo };

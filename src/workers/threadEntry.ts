@@ -3,7 +3,8 @@ import { dumbo } from '@event-driven-io/dumbo';
 import { toErrorInfo, WorkerError } from '../core/errors.js';
 import { partitionScheduler, type PartitionReport } from '../core/partitionScheduler.js';
 import { loadProjectors } from '../projector/loadProjectors.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
+import type { Position } from '../core/position.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
 import { applyPartitionBatch, type PartitionTransaction } from '../postgres/applyPartitionBatch.js';
 import { skipToDeadLetter } from '../postgres/skipToDeadLetter.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -17,7 +18,7 @@ const start = async (): Promise<void> => {
   const projector = (await loadProjectors(data.projectorsUrl)).get(data.processorId);
   if (projector === undefined) throw new WorkerError(`${data.projectorsUrl} no longer exports projector '${data.processorId}'`);
   const pool = dumbo({ connectionString: data.connectionString });
-  const scope = (partition: string, checkpoint: bigint | null): PartitionTransaction => ({
+  const scope = (partition: string, checkpoint: Position | null): PartitionTransaction => ({
     pool,
     connectionString: data.connectionString,
     projector,
@@ -26,14 +27,14 @@ const start = async (): Promise<void> => {
     instanceId: data.instanceId,
   });
 
-  let pending: PartitionReport[] = [];
+  let pending: PartitionReport<Position>[] = [];
   const flush = (): void => {
     const reports = pending;
     pending = [];
     post({ type: 'progress', reports });
   };
 
-  const scheduler = partitionScheduler<ProjectorEvent>({
+  const scheduler = partitionScheduler<PositionedEvent, Position>({
     concurrency: projector.concurrency,
     batchSize: projector.batchSize,
     retries: projector.onError.retries,

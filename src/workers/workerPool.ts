@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { WorkerError, type ErrorInfo } from '../core/errors.js';
 import type { PartitionReport } from '../core/partitionScheduler.js';
+import type { Position } from '../core/position.js';
 import { placementRouter } from '../core/placementRouter.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import type { FromWorker, PartitionEvents, ToWorker, WorkerData } from './messages.js';
@@ -14,7 +15,7 @@ export type WorkerPoolOptions = {
   projectorsUrl: string;
   connectionString: string;
   instanceId: string;
-  onReports: (reports: PartitionReport[], thread: number) => void;
+  onReports: (reports: PartitionReport<Position>[], thread: number) => void;
   /** A thread failed to start or died; the pool is unusable afterwards. */
   onFailure: (error: WorkerError) => void;
 };

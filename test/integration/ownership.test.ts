@@ -1,15 +1,17 @@
 import { dumbo } from '@event-driven-io/dumbo';
-import { getPostgreSQLEventStore, readMessagesBatch } from '@event-driven-io/emmett-postgresql';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, projectionEngine, silentLogger } from '../../src/index.js';
-import type { ProjectorEvent } from '../../src/index.js';
 import { applyPartitionBatch } from '../../src/postgres/applyPartitionBatch.js';
 import { initProjection } from '../../src/postgres/initProjection.js';
+import { readEventBatch } from '../../src/postgres/readEventBatch.js';
+import { BeforeFirstPosition } from '../../src/core/position.js';
 import { startChildEngine } from '../support/childEngine.js';
 import { createTestDatabase } from '../support/database.js';
 import { hashLedger } from '../support/projections/hashLedger.js';
 import type { ItemAdded } from '../support/projections/ledger.js';
+import type { ProjectorEvent } from '../../src/index.js';
 import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
@@ -36,8 +38,8 @@ describe('ownership', () => {
     const pool = dumbo({ connectionString });
     try {
       await initProjection(pool, connectionString, hashLedger);
-      const { messages } = await readMessagesBatch(pool.execute, { after: 0n, batchSize: 100 });
-      const events = (messages as ProjectorEvent<ItemAdded>[]).filter((e) => e.metadata.tenant === 'fenced-tenant');
+      const batch = await readEventBatch(db, BeforeFirstPosition, 100);
+      const events = batch.events.filter((e) => (e.event as ProjectorEvent<ItemAdded>).metadata.tenant === 'fenced-tenant');
       const scope = { pool, connectionString, projector: hashLedger, partition: 'fenced-tenant', instanceId: 'test' };
 
       const owner = await applyPartitionBatch({ ...scope, checkpoint: null }, events.slice(0, 1));

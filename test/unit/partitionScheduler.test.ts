@@ -7,15 +7,15 @@ const backoff = { initialMs: 1, maxMs: 2, jitter: 0 };
 const harness = (options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint } = {}) => {
   const applied: { partition: string; positions: bigint[] }[] = [];
   const skipped: { partition: string; position: bigint; message: string; attempts: number }[] = [];
-  const reports: PartitionReport[] = [];
+  const reports: PartitionReport<bigint>[] = [];
   let running = 0;
   let maxRunning = 0;
-  const scheduler = partitionScheduler<Ev>({
+  const scheduler = partitionScheduler<Ev, bigint>({
     concurrency: options.concurrency ?? 2,
     batchSize: options.batchSize ?? 3,
     retries: options.retries ?? 1,
     backoff,
-    apply: async (partition, checkpoint, events): Promise<CommitOutcome> => {
+    apply: async (partition, checkpoint, events): Promise<CommitOutcome<bigint>> => {
       running++;
       maxRunning = Math.max(maxRunning, running);
       await new Promise((resolve) => setTimeout(resolve, 1));

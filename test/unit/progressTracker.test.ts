@@ -1,29 +1,47 @@
 import { describe, expect, it } from 'vitest';
+import { comparePositions, isCovered, type Position } from '../../src/core/position.js';
 import { progressTracker } from '../../src/core/progressTracker.js';
 
+const at = (tx: number, global: number): Position => ({ tx: BigInt(tx), global: BigInt(global) });
+
+describe('delivery positions', () => {
+  it('order by transaction first, so a late-committing lower global position comes after', () => {
+    expect(comparePositions(at(10, 7), at(11, 5))).toBeLessThan(0);
+    expect(comparePositions(at(10, 7), at(10, 8))).toBeLessThan(0);
+    expect(isCovered(at(11, 5), at(10, 7))).toBe(false);
+    expect(isCovered(at(10, 6), at(10, 7))).toBe(true);
+    expect(isCovered(at(1, 1), null)).toBe(false);
+  });
+});
+
 describe('progressTracker', () => {
-  it('holds the low-water mark below the oldest uncommitted event of any partition', () => {
-    const tracker = progressTracker(10n);
-    tracker.routed('a', 11n);
-    tracker.routed('b', 12n);
-    tracker.routed('a', 13n);
-    tracker.routed('b', 14n);
-    tracker.readThrough(15n);
-    expect(tracker.lowWaterMark()).toBe(10n);
-    tracker.committed('a', 13n);
-    expect(tracker.lowWaterMark()).toBe(11n);
+  it('holds the low-water mark just before the oldest uncommitted event of any partition', () => {
+    const start = at(1, 10);
+    const tracker = progressTracker(start);
+    const e1 = at(2, 12);
+    const e2 = at(2, 13);
+    const e3 = at(3, 11);
+    const e4 = at(4, 14);
+    tracker.routed('a', e1, start);
+    tracker.routed('b', e2, e1);
+    tracker.routed('a', e3, e2);
+    tracker.routed('b', e4, e3);
+    tracker.readThrough(at(5, 15));
+    expect(tracker.lowWaterMark()).toEqual(start);
+    tracker.committed('a', e3);
+    expect(tracker.lowWaterMark()).toEqual(e1);
     expect(tracker.pending('b')).toBe(2);
-    tracker.committed('b', 12n);
-    expect(tracker.lowWaterMark()).toBe(13n);
-    tracker.committed('b', 14n);
-    expect(tracker.lowWaterMark()).toBe(15n);
+    tracker.committed('b', e2);
+    expect(tracker.lowWaterMark()).toEqual(e3);
+    tracker.committed('b', e4);
+    expect(tracker.lowWaterMark()).toEqual(at(5, 15));
     expect(tracker.totalPending()).toBe(0);
   });
 
-  it('never moves the mark back and ignores commits of unknown partitions', () => {
-    const tracker = progressTracker(100n);
-    tracker.committed('ghost', 500n);
-    tracker.readThrough(90n);
-    expect(tracker.lowWaterMark()).toBe(100n);
+  it('never moves the read position back and ignores commits of unknown partitions', () => {
+    const tracker = progressTracker(at(9, 100));
+    tracker.committed('ghost', at(20, 500));
+    tracker.readThrough(at(8, 90));
+    expect(tracker.lowWaterMark()).toEqual(at(9, 100));
   });
 });

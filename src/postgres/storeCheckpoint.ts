@@ -1,0 +1,47 @@
+import type pg from 'pg';
+import { comparePositions, type Position } from '../core/position.js';
+
+export type StoreCheckpointResult = { ok: true } | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
+
+const normalized = (global: bigint): string => global.toString().padStart(19, '0');
+
+/**
+ * Compare-and-set of a checkpoint in Emmett's `emt_processors`: moves it from `expected` to `next`
+ * only if `expected` is what is stored. The row keeps Emmett's layout (zero-padded global position in
+ * `last_processed_checkpoint`); `last_processed_transaction_id` holds the event's transaction, which
+ * with the position orders checkpoints the way events are delivered. A competing owner blocks on the
+ * row until the first commits, then fails the compare.
+ */
+export const storeCheckpoint = async (
+  client: pg.ClientBase | pg.Pool,
+  options: { processorId: string; partition: string; version: number; instanceId: string; expected: Position | null; next: Position },
+): Promise<StoreCheckpointResult> => {
+  const { processorId, partition, version, instanceId, expected, next } = options;
+  const written =
+    expected === null
+      ? await client.query(
+          `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
+                                       processor_instance_id, status, created_at, last_updated)
+           VALUES ($1, $2, $3, $4, $5::xid8, $6, 'running', now(), now())
+           ON CONFLICT (processor_id, partition, version) DO NOTHING`,
+          [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId],
+        )
+      : await client.query(
+          `UPDATE emt_processors
+              SET last_processed_checkpoint = $4, last_processed_transaction_id = $5::xid8,
+                  processor_instance_id = $6, status = 'running', last_updated = now()
+            WHERE processor_id = $1 AND partition = $2 AND version = $3
+              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8`,
+          [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId, normalized(expected.global), expected.tx.toString()],
+        );
+  if (written.rowCount === 1) return { ok: true };
+  const { rows } = await client.query<{ global: string; tx: string }>(
+    `SELECT last_processed_checkpoint AS global, last_processed_transaction_id::text AS tx
+       FROM emt_processors WHERE processor_id = $1 AND partition = $2 AND version = $3`,
+    [processorId, partition, version],
+  );
+  const current = rows[0];
+  if (current === undefined) return { ok: false, reason: 'MISMATCH' };
+  const order = comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, next);
+  return { ok: false, reason: order === 0 ? 'IGNORED' : order > 0 ? 'CURRENT_AHEAD' : 'MISMATCH' };
+};
