@@ -21,6 +21,18 @@ const countDocuments = async (connectionString: string): Promise<number> => {
   }
 };
 
+const readEmmettCheckpoint = async (connectionString: string): Promise<string> => {
+  const db = new pg.Pool({ connectionString });
+  try {
+    const { rows } = await db.query<{ checkpoint: string }>(
+      "SELECT last_processed_checkpoint AS checkpoint FROM emt_processors WHERE processor_id = 'emmett-carts-summary'",
+    );
+    return rows.map((row) => BigInt(row.checkpoint).toString()).join(',') || 'none';
+  } finally {
+    await db.end();
+  }
+};
+
 const server = await benchServer();
 try {
   const workload = shopWorkload({ tenants, events, skew });
@@ -41,8 +53,9 @@ try {
   await consumer.start();
   await consumer.close();
   const emmettSeconds = (Date.now() - emmettStarted) / 1000;
+  const emmettCheckpoint = await readEmmettCheckpoint(emmettDb);
   const emmettRate = workload.events / emmettSeconds;
-  log(`emmett postgreSQLProjector: ${emmettSeconds.toFixed(1)} s, ${emmettRate.toFixed(0)} events/s, ${await countDocuments(emmettDb)} documents`);
+  log(`emmett postgreSQLProjector: ${emmettSeconds.toFixed(1)} s, ${emmettRate.toFixed(0)} events/s, ${await countDocuments(emmettDb)} of ${workload.carts.length} documents, checkpoint ${emmettCheckpoint}`);
 
   const oursDb = await server.createDatabase('bench_distributary', 'bench_source');
   const engine = projectionEngine({ connectionString: oursDb, projectors: new URL('./benchProjectors.ts', import.meta.url), logger: silentLogger });
@@ -52,7 +65,7 @@ try {
   const oursSeconds = (Date.now() - oursStarted) / 1000;
   await engine.stop();
   const oursRate = workload.events / oursSeconds;
-  log(`distributary hash x${process.env.BENCH_WORKERS ?? 4}: ${oursSeconds.toFixed(1)} s, ${oursRate.toFixed(0)} events/s, ${await countDocuments(oursDb)} documents`);
+  log(`distributary hash x${process.env.BENCH_WORKERS ?? 4}: ${oursSeconds.toFixed(1)} s, ${oursRate.toFixed(0)} events/s, ${await countDocuments(oursDb)} of ${workload.carts.length} documents`);
   log(`ratio distributary / emmett: ${(oursRate / emmettRate).toFixed(2)}x (target >= 3x)`);
 } finally {
   await server.close();

@@ -7,7 +7,7 @@ import { waitUntil } from '../support/waitUntil.js';
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 
 const insertItem = (client: pg.ClientBase, stream: string, tenant: string, amount: number) =>
-  client.query(
+  client.query<{ global_position: string }>(
     `INSERT INTO emt_messages (stream_position, transaction_id, stream_id, message_schema_version, message_id, message_type, message_data, message_metadata)
      VALUES (1, pg_current_xact_id(), $1, '1', gen_random_uuid()::text, 'ItemAdded', $2::jsonb, $3::jsonb) RETURNING global_position::text`,
     [stream, JSON.stringify({ cartId: stream, amount }), JSON.stringify({ tenant })],
