@@ -48,7 +48,7 @@ export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: nu
           streamPosition: BigInt(row.stream_position),
           globalPosition: global,
         },
-      } as ProjectorEvent,
+      },
     };
   });
   return { events, last: events.at(-1)?.position ?? after, more: rows.length === batchSize };
