@@ -13,3 +13,4 @@ export {
   WaitTimeoutError,
   WorkerError,
 } from './core/errors.js';
+export { listDeadLetters, type DeadLetterRow } from './postgres/listDeadLetters.js';

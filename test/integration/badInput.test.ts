@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.js';
-import { createTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
 const projectors = new URL('../support/projections/rawKeyLedger.ts', import.meta.url);
@@ -10,18 +11,11 @@ const projectors = new URL('../support/projections/rawKeyLedger.ts', import.meta
 type DeadLetterRow = { partition: string | null; global_position: string; error_message: string; message_type: string; payload: { data: unknown } };
 
 describe('bad input', () => {
-  let connectionString: string;
-  let db: pg.Pool;
-
-  beforeAll(async () => {
-    connectionString = await createTestDatabase();
-    db = new pg.Pool({ connectionString });
-  });
-  afterAll(async () => db.end());
+  const database = useTestDatabase();
 
   it('dead-letters bad keys and a throwing event with a clear error while every other partition completes', async () => {
-    await appendLedgerEvents(connectionString, { tenants: 8, carts: 10, events: 1500, seed: 21, tenantName: (i) => `good-${i}` });
-    const store = getPostgreSQLEventStore(connectionString);
+    await appendLedgerEvents(database.connectionString, { tenants: 8, carts: 10, events: 1500, seed: 21, tenantName: (i) => `good-${i}` });
+    const store = getPostgreSQLEventStore(database.connectionString);
     const item = (cartId: string, tenant: unknown, poison = false) => ({
       type: 'ItemAdded' as const,
       data: { cartId, amount: 1, ...(poison ? { poison } : {}) },
@@ -33,9 +27,9 @@ describe('bad input', () => {
     await store.appendToStream('bad-long', [item('long', 'x'.repeat(10_000))]);
     await store.appendToStream('poisoned', [item('before', 'good-1'), item('poison', 'good-1', true), item('after', 'good-1')]);
     await store.close();
-    await appendLedgerEvents(connectionString, { tenants: 8, carts: 10, events: 500, seed: 22, tenantName: (i) => `good-${i}` });
+    await appendLedgerEvents(database.connectionString, { tenants: 8, carts: 10, events: 500, seed: 22, tenantName: (i) => `good-${i}` });
 
-    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger });
     await engine.start();
     try {
       await engine.whenCaughtUp({ timeoutMs: 60_000 });
@@ -43,9 +37,9 @@ describe('bad input', () => {
       await engine.stop();
     }
 
-    expect(await readModelTotals(db, 'ledger-raw-key')).toEqual(await foldFromStore(db));
-    expect(await fifoViolations(db, 'ledger-raw-key')).toEqual([]);
-    const { rows } = await db.query<DeadLetterRow>(
+    expect(await readModelTotals(database.db, 'ledger-raw-key')).toEqual(await foldFromStore(database.db));
+    expect(await fifoViolations(database.db, 'ledger-raw-key')).toEqual([]);
+    const { rows } = await database.db.query<DeadLetterRow>(
       'SELECT partition, global_position::text, error_message, message_type, payload FROM distributary_dead_letters ORDER BY global_position',
     );
     expect(rows.map((r) => [r.partition, r.error_message])).toEqual([
@@ -57,7 +51,16 @@ describe('bad input', () => {
     ]);
     expect(rows.every((r) => r.message_type === 'ItemAdded')).toBe(true);
     expect(rows[4]!.payload.data).toEqual({ cartId: 'poison', amount: 1, poison: true });
-    const after = await db.query("SELECT 1 FROM ledger_totals WHERE tenant = 'good-1' AND cart_id = 'after'");
+    const after = await database.db.query("SELECT 1 FROM ledger_totals WHERE tenant = 'good-1' AND cart_id = 'after'");
     expect(after.rowCount).toBe(1);
+
+    const cli = (...args: string[]): string =>
+      execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), ...args, '--database-url', database.connectionString], {
+        encoding: 'utf8',
+      });
+    const listed = cli('dead-letters', 'list', '--partition', 'good-1');
+    expect(listed).toContain('poisoned item in cart poison');
+    expect(listed.trim().split('\n')).toHaveLength(2);
+    expect(cli('status', '--projector', 'ledger-raw-key')).toMatch(/ledger-raw-key\s+good-1\s+\d+/);
   });
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate, projectionEngine, silentLogger } from '../../src/index.js';
-import { createTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { waitUntil } from '../support/waitUntil.js';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
@@ -14,21 +14,14 @@ const insertItem = (client: pg.ClientBase, stream: string, tenant: string, amoun
   );
 
 describe('delivery order', () => {
-  let connectionString: string;
-  let db: pg.Pool;
-
-  beforeAll(async () => {
-    connectionString = await createTestDatabase();
-    await migrate(connectionString);
-    db = new pg.Pool({ connectionString });
-  });
-  afterAll(async () => db.end());
+  const database = useTestDatabase();
+  beforeAll(async () => migrate(database.connectionString));
 
   it('applies an event whose transaction commits after a higher global position was already applied', async () => {
-    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger });
     await engine.start();
-    const early = await db.connect();
-    const late = await db.connect();
+    const early = await database.db.connect();
+    const late = await database.db.connect();
     try {
       await engine.whenActive();
       // `early` gets the older transaction id, `late` takes the lower global position but commits last.
@@ -39,10 +32,10 @@ describe('delivery order', () => {
       const highPosition = (await insertItem(early, 'early-cart', 'same-tenant', 10)).rows[0]!.global_position;
       expect(BigInt(lowPosition)).toBeLessThan(BigInt(highPosition));
       await early.query('COMMIT');
-      await waitUntil('the early transaction is applied', async () => (await db.query("SELECT 1 FROM ledger_totals WHERE cart_id = 'early-cart'")).rowCount === 1, 10_000);
+      await waitUntil('the early transaction is applied', async () => (await database.db.query("SELECT 1 FROM ledger_totals WHERE cart_id = 'early-cart'")).rowCount === 1, 10_000);
       await late.query('COMMIT');
       await engine.whenCaughtUp({ timeoutMs: 10_000 });
-      const { rows } = await db.query<{ cart_id: string; total: string }>(
+      const { rows } = await database.db.query<{ cart_id: string; total: string }>(
         "SELECT cart_id, total::text FROM ledger_totals WHERE tenant = 'same-tenant' ORDER BY cart_id",
       );
       expect(rows).toEqual([

@@ -1,32 +1,24 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.js';
-import { createTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
 const projectorsUrl = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
 
 describe('embedded engine', () => {
-  let connectionString: string;
-  let db: pg.Pool;
-
-  beforeAll(async () => {
-    connectionString = await createTestDatabase();
-    db = new pg.Pool({ connectionString });
-  });
-  afterAll(async () => db.end());
+  const database = useTestDatabase();
 
   it.each([
     ['hash placement', 'hashLedger', 'ledger-hash'],
     ['per-partition placement', 'perPartitionLedger', 'ledger-per-partition'],
   ])('applies every tenant in order with %s and equals the fold of the events', async (_name, module, processorId) => {
-    await appendLedgerEvents(connectionString, { tenants: 12, carts: 30, events: 3000, seed: 7 });
-    const engine = projectionEngine({ connectionString, projectors: projectorsUrl(module), logger: silentLogger, lease: { timeoutMs: 3000 } });
+    await appendLedgerEvents(database.connectionString, { tenants: 12, carts: 30, events: 3000, seed: 7 });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors: projectorsUrl(module), logger: silentLogger, lease: { timeoutMs: 3000 } });
     await engine.start();
     try {
       await engine.whenCaughtUp({ timeoutMs: 60_000 });
-      expect(await readModelTotals(db, processorId)).toEqual(await foldFromStore(db));
-      expect(await fifoViolations(db, processorId)).toEqual([]);
+      expect(await readModelTotals(database.db, processorId)).toEqual(await foldFromStore(database.db));
+      expect(await fifoViolations(database.db, processorId)).toEqual([]);
       const status = engine.status();
       expect(status.role).toBe('active');
       const partitions = status.projectors[0]!.partitions;

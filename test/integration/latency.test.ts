@@ -1,27 +1,19 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.js';
-import { createTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { waitUntil } from '../support/waitUntil.js';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 
 describe('an idle engine', () => {
-  let connectionString: string;
-  let db: pg.Pool;
-
-  beforeAll(async () => {
-    connectionString = await createTestDatabase();
-    db = new pg.Pool({ connectionString });
-  });
-  afterAll(async () => db.end());
+  const database = useTestDatabase();
 
   it('wakes on an append and picks up partition keys it has never seen, without restart', async () => {
     // A 10 s fallback poll: only the append notification can make the event visible quickly.
-    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger, reader: { idlePollMs: 10_000 } });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger, reader: { idlePollMs: 10_000 } });
     await engine.start();
-    const store = getPostgreSQLEventStore(connectionString);
+    const store = getPostgreSQLEventStore(database.connectionString);
     try {
       await engine.whenActive();
       await engine.whenCaughtUp();
@@ -31,7 +23,7 @@ describe('an idle engine', () => {
         const tenant = `new-tenant-${i}`;
         const appendedAt = Date.now();
         await store.appendToStream(`cart-${tenant}`, [{ type: 'ItemAdded', data: { cartId: 'c', amount: 3 }, metadata: { tenant } }]);
-        await waitUntil(`${tenant} is projected`, async () => (await db.query('SELECT 1 FROM ledger_totals WHERE tenant = $1', [tenant])).rowCount === 1, 5_000, 2);
+        await waitUntil(`${tenant} is projected`, async () => (await database.db.query('SELECT 1 FROM ledger_totals WHERE tenant = $1', [tenant])).rowCount === 1, 5_000, 2);
         delays.push(Date.now() - appendedAt);
       }
       expect(Math.max(...delays)).toBeLessThan(1000);

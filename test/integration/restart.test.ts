@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.js';
 import { startChildEngine } from '../support/childEngine.js';
-import { createTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
@@ -11,48 +11,41 @@ const auditCount = async (db: pg.Pool): Promise<number> =>
   Number((await db.query<{ n: string }>("SELECT count(*)::text AS n FROM ledger_audit WHERE projector = 'ledger-hash'")).rows[0]!.n);
 
 describe('restarting the engine', () => {
-  let connectionString: string;
-  let db: pg.Pool;
-
-  beforeAll(async () => {
-    connectionString = await createTestDatabase();
-    db = new pg.Pool({ connectionString });
-  });
-  afterAll(async () => db.end());
+  const database = useTestDatabase();
 
   it('resumes exactly where it stopped after a graceful stop in the middle of a run', async () => {
-    await appendLedgerEvents(connectionString, { tenants: 20, carts: 40, events: 6000, seed: 3 });
-    const first = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    await appendLedgerEvents(database.connectionString, { tenants: 20, carts: 40, events: 6000, seed: 3 });
+    const first = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger });
     await first.start();
-    await waitUntil('some events are applied', async () => (await auditCount(db)) > 300, 60_000, 5);
+    await waitUntil('some events are applied', async () => (await auditCount(database.db)) > 300, 60_000, 5);
     await first.stop();
-    const appliedAtStop = await auditCount(db);
+    const appliedAtStop = await auditCount(database.db);
     expect(appliedAtStop).toBeLessThan(6000);
 
-    const second = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    const second = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger });
     await second.start();
     await second.whenCaughtUp({ timeoutMs: 60_000 });
     await second.stop();
-    expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
-    expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+    expect(await readModelTotals(database.db, 'ledger-hash')).toEqual(await foldFromStore(database.db));
+    expect(await fifoViolations(database.db, 'ledger-hash')).toEqual([]);
   });
 
   it('loses and doubles nothing when the engine process is killed with SIGKILL mid-run', async () => {
-    const appending = appendLedgerEvents(connectionString, { tenants: 30, carts: 40, events: 8000, seed: 11 });
-    const before = await auditCount(db);
-    const child = startChildEngine(connectionString, projectors, { leaseMs: 2000 });
+    const appending = appendLedgerEvents(database.connectionString, { tenants: 30, carts: 40, events: 8000, seed: 11 });
+    const before = await auditCount(database.db);
+    const child = startChildEngine(database.connectionString, projectors, { leaseMs: 2000 });
     await child.active;
-    await waitUntil('the child applies events', async () => (await auditCount(db)) > before + 500, 60_000, 5);
+    await waitUntil('the child applies events', async () => (await auditCount(database.db)) > before + 500, 60_000, 5);
     child.process.kill('SIGKILL');
     await child.exited;
     await appending;
 
-    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger, lease: { timeoutMs: 2000 } });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger, lease: { timeoutMs: 2000 } });
     await engine.start();
     await engine.whenActive({ timeoutMs: 30_000 });
     await engine.whenCaughtUp({ timeoutMs: 60_000 });
     await engine.stop();
-    expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
-    expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+    expect(await readModelTotals(database.db, 'ledger-hash')).toEqual(await foldFromStore(database.db));
+    expect(await fifoViolations(database.db, 'ledger-hash')).toEqual([]);
   });
 });

@@ -1,11 +1,3 @@
-import { partitionedProjector } from '../../../src/index.js';
-import { ledgerProjection, type ItemAdded } from './ledger.js';
+import { ledgerProjector } from './ledgerProjector.js';
 
-export const hashLedger = partitionedProjector<ItemAdded>({
-  processorId: 'ledger-hash',
-  projection: ledgerProjection('ledger-hash'),
-  partitionBy: (event) => event.metadata.tenant as string,
-  placement: { type: 'hash', workers: 3 },
-  batchSize: 50,
-  onError: { retries: 1, backoff: { initialMs: 10, maxMs: 50 } },
-});
+export const hashLedger = ledgerProjector('ledger-hash', { type: 'hash', workers: 3 }, 50);

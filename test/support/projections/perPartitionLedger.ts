@@ -1,10 +1,3 @@
-import { partitionedProjector } from '../../../src/index.js';
-import { ledgerProjection, type ItemAdded } from './ledger.js';
+import { ledgerProjector } from './ledgerProjector.js';
 
-export const perPartitionLedger = partitionedProjector<ItemAdded>({
-  processorId: 'ledger-per-partition',
-  projection: ledgerProjection('ledger-per-partition'),
-  partitionBy: (event) => event.metadata.tenant as string,
-  placement: { type: 'per-partition', maxThreads: 6 },
-  batchSize: 20,
-});
+export const perPartitionLedger = ledgerProjector('ledger-per-partition', { type: 'per-partition', maxThreads: 6 }, 20);

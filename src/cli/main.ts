@@ -1,0 +1,102 @@
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import { projectionEngine } from '../engine/projectionEngine.js';
+import { stderrLogger } from '../core/logger.js';
+import { listDeadLetters } from '../postgres/listDeadLetters.js';
+import { readProcessorRows } from '../postgres/readProcessorRows.js';
+import { printTable } from './printTable.js';
+
+const usage = `distributary — partitioned projectors for Emmett event stores
+
+Usage:
+  distributary run --projectors <module> [--group <name>] [--database-url <url>]
+      Run the engine for the projectors the module exports until SIGINT/SIGTERM.
+  distributary status [--projector <id>] [--database-url <url>]
+      Checkpoint, owner and last update per (projector, partition), and who holds the reader lease.
+  distributary dead-letters list [--projector <id>] [--partition <key>] [--database-url <url>]
+      Events that could not be applied, with the error.
+
+The database URL defaults to DATABASE_URL.
+`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'database-url': { type: 'string' },
+    projectors: { type: 'string' },
+    projector: { type: 'string' },
+    partition: { type: 'string' },
+    group: { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+const fail = (message: string): never => {
+  process.stderr.write(`distributary: ${message}\n\n${usage}`);
+  process.exit(2);
+};
+
+const connectionString = (): string => values['database-url'] ?? process.env.DATABASE_URL ?? fail('no database: pass --database-url or set DATABASE_URL');
+
+const moduleUrl = async (path: string): Promise<string> => {
+  const url = /^[a-z]+:/.test(path) ? path : pathToFileURL(resolve(path)).href;
+  if (/\.[cm]?tsx?$/.test(new URL(url).pathname)) {
+    const { register } = await import('tsx/esm/api');
+    register();
+  }
+  return url;
+};
+
+const run = async (): Promise<void> => {
+  const projectors = values.projectors ?? fail('run needs --projectors <module>');
+  const engine = projectionEngine({
+    connectionString: connectionString(),
+    projectors: await moduleUrl(projectors),
+    lease: { group: values.group },
+    logger: stderrLogger(values.verbose ?? true),
+  });
+  await engine.start();
+  const shutdown = (): void => void engine.stop().then(() => process.exit(0));
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+};
+
+const withDatabase = async (work: (db: pg.Pool) => Promise<void>): Promise<void> => {
+  const db = new pg.Pool({ connectionString: connectionString(), max: 1 });
+  try {
+    await work(db);
+  } finally {
+    await db.end();
+  }
+};
+
+const status = (): Promise<void> =>
+  withDatabase(async (db) => {
+    const rows = await readProcessorRows(db, values.projector === undefined ? [] : [values.projector]);
+    printTable(
+      ['projector', 'partition', 'checkpoint', 'owner', 'status', 'updated'],
+      rows.map((row) => [row.processorId, row.partition, row.checkpoint.toString(), row.owner ?? '', row.status, row.updatedAt.toISOString()]),
+    );
+  });
+
+const deadLetters = (): Promise<void> =>
+  withDatabase(async (db) => {
+    if (positionals[1] !== 'list') fail(`unknown dead-letters command '${positionals[1] ?? ''}'`);
+    const rows = await listDeadLetters(db, { processorId: values.projector, partition: values.partition });
+    printTable(
+      ['id', 'projector', 'partition', 'position', 'type', 'attempts', 'decision', 'error'],
+      rows.map((row) => [row.id, row.processorId, row.partition ?? '(no key)', row.globalPosition.toString(), row.messageType ?? '', String(row.attempts), row.decision, row.errorMessage]),
+    );
+  });
+
+const commands: Record<string, () => Promise<void>> = { run, status, 'dead-letters': deadLetters };
+
+if (values.help === true || positionals[0] === undefined) {
+  process.stdout.write(usage);
+} else {
+  const command = commands[positionals[0]] ?? fail(`unknown command '${positionals[0]}'`);
+  await command().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+}

@@ -1,0 +1,38 @@
+import type pg from 'pg';
+
+export type DeadLetterRow = {
+  id: string;
+  processorId: string;
+  partition: string | null;
+  globalPosition: bigint;
+  messageType: string | null;
+  errorMessage: string;
+  attempts: number;
+  decision: string;
+  lastFailedAt: Date;
+};
+
+/** Dead letters, oldest first, optionally for one projector and partition. */
+export const listDeadLetters = async (db: pg.Pool, filter: { processorId?: string; partition?: string; limit?: number } = {}): Promise<DeadLetterRow[]> => {
+  const { rows } = await db.query<{
+    id: string; processor_id: string; partition: string | null; global_position: string; message_type: string | null;
+    error_message: string; attempts: number; decision: string; last_failed_at: Date;
+  }>(
+    `SELECT id::text, processor_id, partition, global_position::text, message_type, error_message, attempts, decision, last_failed_at
+       FROM distributary_dead_letters
+      WHERE ($1::text IS NULL OR processor_id = $1) AND ($2::text IS NULL OR partition = $2)
+      ORDER BY id LIMIT $3`,
+    [filter.processorId ?? null, filter.partition ?? null, filter.limit ?? 1000],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    processorId: row.processor_id,
+    partition: row.partition,
+    globalPosition: BigInt(row.global_position),
+    messageType: row.message_type,
+    errorMessage: row.error_message,
+    attempts: row.attempts,
+    decision: row.decision,
+    lastFailedAt: row.last_failed_at,
+  }));
+};
