@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { servePGlite } from './pgliteServer.js';
 
 export type Database = { connectionString: string; embedded: boolean; close(): Promise<void> };
 
@@ -11,14 +11,12 @@ export const openDatabase = async (): Promise<Database> => {
   const url = process.env.DATABASE_URL;
   if (url !== undefined && url !== '') return { connectionString: url, embedded: false, close: () => Promise.resolve() };
   const db = await PGlite.create();
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 100 });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').at(-1));
+  const server = await servePGlite(db);
   return {
-    connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    connectionString: `postgres://postgres:postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
     embedded: true,
     async close() {
-      await server.stop();
+      await server.close();
       await db.close();
     },
   };

@@ -56,7 +56,7 @@ try {
       actual.revenue !== expected.revenue ||
       actual.confirmedCarts !== expected.confirmedCarts ||
       actual.itemsAdded !== expected.itemsAdded ||
-      confirmedPerTenant.get(expected.tenant) !== expected.confirmedCarts
+      (confirmedPerTenant.get(expected.tenant) ?? 0) !== expected.confirmedCarts
     );
   });
   write(
