@@ -11,6 +11,10 @@ export {
   PartitionKeyError,
   OwnershipLostError,
   WaitTimeoutError,
+  BatchTimeoutError,
   WorkerError,
 } from './core/errors.js';
-export { listDeadLetters, type DeadLetterRow } from './postgres/listDeadLetters.js';
+export { deadLetters, type DeadLetters } from './operations/deadLetters.js';
+export type { DeadLetterRow, DeadLetterFilter } from './postgres/listDeadLetters.js';
+export type { DeadLetterTarget } from './postgres/retryDeadLetters.js';
+export type { FailurePolicy } from './core/partitionScheduler.js';

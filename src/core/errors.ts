@@ -23,6 +23,9 @@ export class OwnershipLostError extends DistributaryError {
   }
 }
 
+/** A batch ran longer than `onError.batchTimeoutMs`; its transaction was terminated. */
+export class BatchTimeoutError extends DistributaryError {}
+
 /** A wait such as `whenCaughtUp` did not finish in time. */
 export class WaitTimeoutError extends DistributaryError {}
 

@@ -9,16 +9,22 @@ import { toErrorInfo, type ErrorInfo } from './errors.js';
  *   ready     — queued events, waiting in the round-robin ready list for a free transaction slot
  *   running   — one batch in flight (never more: FIFO per partition)
  *   retrying  — its last batch threw; a timer puts it back in ready after backoff
+ *   halted    — an event failed every attempt under the `halt` policy; it takes no more events
  *   fenced    — a commit found another owner's checkpoint; it takes no more events this session
- * After `retries` failed attempts the batch is applied one event at a time; the event that still
- * throws is dead-lettered (the checkpoint moves past it in the same transaction) and the rest go on.
+ * Transient errors (the database is away) are retried with backoff for as long as they last and never
+ * count as attempts. After `retries` failed attempts the batch is bisected: its first half is tried
+ * alone, halving again on failure, so the events before the bad one commit in order and the bad one
+ * is found in about log2(batch) transactions. That event is dead-lettered: under `skip` the checkpoint
+ * moves past it (recorded) and the rest goes on; under `halt` the partition stops in front of it.
  */
 
 export type CommitOutcome<C> =
   | { ok: true; checkpoint: C | null; applied: number }
   | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
 
-export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'fenced';
+export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'halted' | 'fenced';
+
+export type FailurePolicy = 'halt' | 'skip';
 
 export type PartitionReport<C> = {
   partition: string;
@@ -35,8 +41,14 @@ export type PartitionSchedulerOptions<E, C> = {
   batchSize: number;
   retries: number;
   backoff: ResolvedBackoffOptions;
+  then: FailurePolicy;
+  /** Errors that say the infrastructure is away, not that the events are bad. */
+  isTransient: (error: unknown) => boolean;
   apply: (partition: string, checkpoint: C | null, events: E[]) => Promise<CommitOutcome<C>>;
+  /** Dead-letters one event and moves the checkpoint past it, atomically (`skip`). */
   skip: (partition: string, checkpoint: C | null, event: E, error: ErrorInfo, attempts: number) => Promise<CommitOutcome<C>>;
+  /** Dead-letters one event without moving the checkpoint (`halt`). */
+  halt: (partition: string, event: E, error: ErrorInfo, attempts: number) => Promise<void>;
   report: (report: PartitionReport<C>) => void;
 };
 
@@ -45,10 +57,13 @@ type Partition<E, C> = {
   queue: E[];
   checkpoint: C | null;
   state: PartitionState;
+  /** Attempts at the current batch that failed for a reason other than an outage. */
   failures: number;
   lastError?: ErrorInfo;
-  /** Events of a failing batch still to be applied one at a time; 0 when not isolating. */
-  isolating: number;
+  /** While bisecting: how many events from the queue head the next attempt takes; 0 otherwise. */
+  probe: number;
+  /** While bisecting: events of the failed batch not yet committed or dead-lettered. */
+  suspects: number;
 };
 
 export type PartitionScheduler<E, C> = {
@@ -93,69 +108,76 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     }
   };
 
-  const fence = (p: Partition<E, C>, reason: string): void => {
-    p.state = 'fenced';
+  const stop = (p: Partition<E, C>, state: 'halted' | 'fenced', error: ErrorInfo, deadLettered: number): void => {
+    p.state = state;
     p.queue = [];
-    p.lastError = { name: 'OwnershipLostError', message: `checkpoint compare-and-set returned ${reason}: another owner committed for this partition` };
-    report(p, 0, 0);
+    p.lastError = error;
+    report(p, 0, deadLettered);
   };
 
-  const afterFailure = (p: Partition<E, C>, error: unknown, batchLength: number): void => {
-    p.failures++;
+  const retryLater = (p: Partition<E, C>, error: unknown, attempt: number): void => {
     p.lastError = toErrorInfo(error);
-    if (p.failures > options.retries && p.isolating === 0) p.isolating = batchLength;
     p.state = 'retrying';
     report(p, 0, 0);
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (p.state === 'retrying') makeReady(p);
       dispatch();
-    }, backoffDelay(options.backoff, p.failures));
+    }, backoffDelay(options.backoff, attempt));
     timers.add(timer);
   };
 
   const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
-    if (!outcome.ok) return fence(p, outcome.reason);
+    if (!outcome.ok)
+      return stop(p, 'fenced', { name: 'OwnershipLostError', message: `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition` }, 0);
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
+    if (p.probe > 0) {
+      p.suspects -= taken;
+      p.probe = p.suspects > 0 ? Math.ceil(p.suspects / 2) : 0;
+    }
+    if (p.probe === 0) {
+      p.failures = 0;
+      p.lastError = undefined;
+    }
     makeReady(p);
     report(p, outcome.applied, deadLettered);
   };
 
-  const isolate = async (p: Partition<E, C>): Promise<void> => {
-    const event = p.queue[0] as E;
-    try {
-      const outcome = await options.apply(p.key, p.checkpoint, [event]);
-      p.isolating--;
-      if (outcome.ok && p.isolating === 0) {
-        p.failures = 0;
-        p.lastError = undefined;
-      }
-      return settle(p, outcome, 1, 0);
-    } catch (error) {
-      const info = toErrorInfo(error);
-      try {
-        const outcome = await options.skip(p.key, p.checkpoint, event, info, p.failures + 1);
-        p.isolating = 0;
-        p.failures = 0;
-        p.lastError = info;
-        return settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
-      } catch (skipError) {
-        return afterFailure(p, skipError, 1);
-      }
+  const deadLetter = async (p: Partition<E, C>, event: E, error: ErrorInfo): Promise<void> => {
+    const attempts = p.failures;
+    p.probe = 0;
+    p.suspects = 0;
+    p.failures = 0;
+    if (options.then === 'halt') {
+      await options.halt(p.key, event, error, attempts);
+      return stop(p, 'halted', error, 1);
     }
+    const outcome = await options.skip(p.key, p.checkpoint, event, error, attempts);
+    p.lastError = error;
+    settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
   };
 
   const run = async (p: Partition<E, C>): Promise<void> => {
-    if (p.isolating > 0) return isolate(p);
-    const batch = p.queue.slice(0, options.batchSize);
+    const batch = p.queue.slice(0, p.probe > 0 ? p.probe : options.batchSize);
     try {
-      const outcome = await options.apply(p.key, p.checkpoint, batch);
-      p.failures = 0;
-      p.lastError = undefined;
-      settle(p, outcome, batch.length, 0);
+      settle(p, await options.apply(p.key, p.checkpoint, batch), batch.length, 0);
     } catch (error) {
-      afterFailure(p, error, batch.length);
+      if (options.isTransient(error)) return retryLater(p, error, Math.min(p.failures + 1, 10));
+      p.failures++;
+      if (p.probe === 0 && p.failures <= options.retries) return retryLater(p, error, p.failures);
+      if (p.probe === 0) p.suspects = batch.length;
+      if (batch.length > 1) {
+        p.probe = Math.ceil(batch.length / 2);
+        p.lastError = toErrorInfo(error);
+        return makeReady(p);
+      }
+      try {
+        await deadLetter(p, batch[0] as E, toErrorInfo(error));
+      } catch (recordError) {
+        p.probe = 1;
+        retryLater(p, recordError, p.failures);
+      }
     }
   };
 
@@ -163,10 +185,10 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     enqueue(key, events, checkpoint) {
       let p = partitions.get(key);
       if (p === undefined) {
-        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, isolating: 0 };
+        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, probe: 0, suspects: 0 };
         partitions.set(key, p);
       }
-      if (p.state === 'fenced') return;
+      if (p.state === 'fenced' || p.state === 'halted') return;
       for (const event of events) p.queue.push(event);
       if (p.state === 'idle') makeReady(p);
       dispatch();

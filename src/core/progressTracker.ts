@@ -21,7 +21,8 @@ export type ProgressTracker = {
   /** Events routed to `partition` and not committed. */
   pending(partition: string): number;
   totalPending(): number;
-  lowWaterMark(): Position;
+  /** The mark; with `ignoring`, as if those partitions had nothing pending (halted or fenced ones). */
+  lowWaterMark(ignoring?: ReadonlySet<string>): Position;
 };
 
 export const progressTracker = (start: Position): ProgressTracker => {
@@ -61,9 +62,10 @@ export const progressTracker = (start: Position): ProgressTracker => {
       return queue === undefined ? 0 : queue.entries.length - queue.head;
     },
     totalPending: () => total,
-    lowWaterMark() {
+    lowWaterMark(ignoring) {
       let oldest: Pending | undefined;
-      for (const queue of queues.values()) {
+      for (const [partition, queue] of queues) {
+        if (ignoring?.has(partition) === true) continue;
         const first = queue.entries[queue.head];
         if (first !== undefined && (oldest === undefined || first.seq < oldest.seq)) oldest = first;
       }

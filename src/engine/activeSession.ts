@@ -1,3 +1,4 @@
+import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { wakeable } from '../core/wakeable.js';
@@ -6,6 +7,9 @@ import { BeforeFirstPosition, comparePositions, type Position } from '../core/po
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readEventBatch } from '../postgres/readEventBatch.js';
+import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
+import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.js';
+import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.js';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
 import type { ResolvedEngineOptions } from './options.js';
@@ -29,8 +33,13 @@ export type ActiveSession = {
   /** True when every projector has committed everything up to `position`. */
   isCaughtUpTo(position: Position): boolean;
   status(): ProjectorStatus[];
+  /** Partitions that take no events this session, and why. */
+  stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
   close(): Promise<void>;
 };
+
+/** How soon to look again when committed events wait behind an older open transaction; doubles while they wait. */
+const HeldBackPollMs = 10;
 
 type Mark = { runtime: ProjectorRuntime; processorId: string; stored: Position | null };
 
@@ -41,6 +50,7 @@ export const openActiveSession = async (context: {
   options: ResolvedEngineOptions;
   projectors: AnyPartitionedProjector[];
   db: pg.Pool;
+  dumbo: Dumbo;
   wakeUps: WakeUps;
   onProgress: () => void;
 }): Promise<ActiveSession> => {
@@ -63,9 +73,10 @@ export const openActiveSession = async (context: {
   const marks: Mark[] = [];
   for (const projector of context.projectors) {
     const processorId = markProcessorId(options.group, projector);
-    const [checkpoints, stored] = await Promise.all([
+    const [checkpoints, stored, halted] = await Promise.all([
       readCheckpoints(db, projector.processorId, projector.version),
       readCheckpoints(db, processorId, projector.version).then((rows) => rows.get('emt:default') ?? null),
+      readHaltedPartitions(db, projector.processorId),
     ]);
     const runtime = projectorRuntime({
       projector,
@@ -74,6 +85,7 @@ export const openActiveSession = async (context: {
       hostId: options.hostId,
       db,
       checkpoints,
+      halted,
       mark: stored ?? BeforeFirstPosition,
       logger: options.logger,
       onProgress,
@@ -108,6 +120,7 @@ export const openActiveSession = async (context: {
   const buffered = (): number => marks.reduce((sum, mark) => sum + mark.runtime.buffered(), 0);
 
   const readLoop = async (): Promise<void> => {
+    let heldBack = 0;
     while (!controller.signal.aborted) {
       if (buffered() >= options.maxPendingEvents) {
         await committed.wait(options.idlePollMs, controller.signal);
@@ -122,14 +135,33 @@ export const openActiveSession = async (context: {
       }
       position = batch.last;
       onProgress();
-      if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+      heldBack = batch.heldBack ? heldBack + 1 : 0;
+      if (heldBack > 0) await abortableSleep(Math.min(options.idlePollMs, HeldBackPollMs * 2 ** (heldBack - 1)), controller.signal);
+      else if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+    }
+  };
+
+  // Operators retry or discard dead letters in the database; a halted partition released that way
+  // resumes in a new session, which re-reads from the marks (the halted partition's mark is still in
+  // front of its dead letter). Retried skipped letters are applied here, out of order.
+  const followDeadLetters = async (): Promise<void> => {
+    await resolveRetriedDeadLetters(db);
+    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map(marks.map((mark) => [mark.runtime.projector.processorId, mark.runtime.projector])));
+    for (const mark of marks) {
+      const halted = [...mark.runtime.stopped()].filter(([, why]) => why === 'halted').map(([key]) => key);
+      if (halted.length === 0) continue;
+      const stillHalted = await readHaltedPartitions(db, mark.runtime.projector.processorId);
+      const released = halted.filter((key) => !stillHalted.has(key));
+      if (released.length > 0) return abort(`dead letters of ${mark.runtime.projector.processorId}/${released.join(', ')} were retried or discarded; resuming`);
     }
   };
 
   const markLoop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       await abortableSleep(options.markIntervalMs, controller.signal);
-      if (!controller.signal.aborted) await storeMarks();
+      if (controller.signal.aborted) return;
+      await storeMarks();
+      await followDeadLetters();
     }
   };
 
@@ -147,9 +179,10 @@ export const openActiveSession = async (context: {
     },
     abort,
     readerPosition: () => position,
-    isCaughtUpTo: (target) =>
-      comparePositions(position, target) >= 0 && marks.every((mark) => comparePositions(mark.runtime.tracker.lowWaterMark(), target) >= 0),
+    isCaughtUpTo: (target) => comparePositions(position, target) >= 0 && marks.every((mark) => mark.runtime.isCaughtUpTo(target)),
     status: () => marks.map((mark) => mark.runtime.status()),
+    stopped: () =>
+      marks.flatMap((mark) => [...mark.runtime.stopped()].map(([partition, state]) => ({ processorId: mark.runtime.projector.processorId, partition, state }))),
     async close() {
       abort('closed');
       await Promise.all(marks.map((mark) => mark.runtime.stop(options.leaseTimeoutSeconds * 1000)));

@@ -14,11 +14,16 @@ import { openActiveSession, type ActiveSession } from './activeSession.js';
 import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
 import type { EngineRole, EngineStatus } from './status.js';
 
+export type CaughtUp = { stopped: { processorId: string; partition: string; state: 'halted' | 'fenced' }[] };
+
 export type ProjectionEngine = {
   /** Migrates, then competes for the reader lease: active when it wins, standby until then. */
   start(): Promise<void>;
-  /** Resolves when every projector has committed every event the store held when called. */
-  whenCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Resolves when every projector has committed every event the store held when called, except in
+   * partitions halted in front of a dead letter (or fenced), which it names.
+   */
+  whenCaughtUp(options?: { timeoutMs?: number }): Promise<CaughtUp>;
   /** Resolves when this host holds the reader lease. */
   whenActive(options?: { timeoutMs?: number }): Promise<void>;
   status(): EngineStatus;
@@ -76,7 +81,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         continue;
       }
       try {
-        session = await openActiveSession({ options, projectors, db: db!, wakeUps: wakeUps!, onProgress });
+        session = await openActiveSession({ options, projectors, db: db!, dumbo: dumbo!, wakeUps: wakeUps!, onProgress });
       } catch (error) {
         logger.error(`could not open reader session: ${error instanceof Error ? error.message : String(error)}`);
         await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
@@ -143,6 +148,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
           return `not caught up to position ${target.global} within ${timeoutMs} ms; role ${role}, reader at ${String(session?.readerPosition().global ?? 'none')}; behind: ${behind.slice(0, 10).join(', ') || 'none'}`;
         },
       );
+      return { stopped: session?.stopped() ?? [] };
     },
 
     status: () => ({

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import type { WorkerError } from '../core/errors.js';
+import { PartitionKeyError, toErrorInfo, type WorkerError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PartitionReport } from '../core/partitionScheduler.js';
 import { resolvePartitionKey } from '../core/partitionKey.js';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
-import { isCovered, type Position } from '../core/position.js';
-import type { AnyPartitionedProjector, ProjectorEvent } from '../projector/partitionedProjector.js';
+import { comparePositions, isCovered, type Position } from '../core/position.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import type { PositionedEvent } from '../postgres/readEventBatch.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import type { PartitionEvents } from '../workers/messages.js';
@@ -20,6 +20,8 @@ export type ProjectorRuntimeOptions = {
   db: pg.Pool;
   /** Checkpoints stored when the session began. */
   checkpoints: Map<string, Position>;
+  /** Partitions halted in front of a dead letter when the session began: they get no events. */
+  halted: ReadonlySet<string>;
   /** The stored low-water mark; the reader starts after the lowest of all projectors' marks. */
   mark: Position;
   logger: Logger;
@@ -34,6 +36,10 @@ export type ProjectorRuntime = {
   route(events: readonly PositionedEvent[], after: Position): Promise<void>;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
+  /** True when every partition that can make progress has committed everything up to `position`. */
+  isCaughtUpTo(position: Position): boolean;
+  /** Partitions that take no events this session: halted in front of a dead letter, or fenced. */
+  stopped(): ReadonlyMap<string, 'halted' | 'fenced'>;
   status(): ProjectorStatus;
   stop(timeoutMs: number): Promise<void>;
 };
@@ -45,7 +51,8 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   const { projector, logger } = options;
   const tracker = progressTracker(options.mark);
   const partitions = new Map<string, Tracked>();
-  let fencedPending = 0;
+  const stopped = new Map<string, 'halted' | 'fenced'>();
+  const stoppedKeys = (): ReadonlySet<string> => new Set(stopped.keys());
 
   const partition = (key: string): Tracked => {
     let tracked = partitions.get(key);
@@ -67,16 +74,19 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   const onReports = (reports: PartitionReport<Position>[]): void => {
     for (const report of reports) {
       const tracked = partition(report.partition);
-      const wasFenced = tracked.state === 'fenced';
       tracked.state = report.state;
       tracked.checkpoint = report.checkpoint;
       tracked.applied += report.applied;
       tracked.deadLettered += report.deadLettered;
       tracked.lastError = report.error;
       if (report.checkpoint !== null) tracker.committed(report.partition, report.checkpoint);
-      if (report.state === 'fenced' && !wasFenced) {
-        fencedPending += tracker.pending(report.partition);
-        logger.warn(`${projector.processorId}/${report.partition}: stopped, another owner committed for it`);
+      if ((report.state === 'fenced' || report.state === 'halted') && !stopped.has(report.partition)) {
+        stopped.set(report.partition, report.state);
+        logger.warn(
+          report.state === 'fenced'
+            ? `${projector.processorId}/${report.partition}: stopped, another owner committed for it`
+            : `${projector.processorId}/${report.partition}: halted in front of a dead letter: ${report.error?.message ?? ''}`,
+        );
       }
     }
     options.onProgress();
@@ -92,17 +102,14 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   });
 
   for (const key of options.checkpoints.keys()) partition(key);
+  for (const key of options.halted) {
+    partition(key).state = 'halted';
+    stopped.set(key, 'halted');
+  }
 
-  const deadLetterKeyless = async (event: ProjectorEvent, error: Error): Promise<void> => {
-    logger.warn(`${projector.processorId}: event at ${event.metadata.globalPosition} dead-lettered: ${error.message}`);
-    await recordDeadLetter(options.db, {
-      processorId: projector.processorId,
-      partition: null,
-      event,
-      error: { name: error.name, message: error.message, stack: error.stack },
-      attempts: 1,
-      decision: 'skipped',
-    });
+  const deadLetterKeyless = async (item: PositionedEvent, error: Error): Promise<void> => {
+    logger.warn(`${projector.processorId}: event at ${item.position.global} dead-lettered: ${error.message}`);
+    await recordDeadLetter(options.db, { processorId: projector.processorId, partition: null, item, error: toErrorInfo(error), attempts: 1, policy: 'skip' });
   };
 
   return {
@@ -115,18 +122,20 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
         const { event, position } = item;
         const before = previous;
         previous = position;
-        if (isCovered(position, options.mark) || !projector.handles.has(event.type)) continue;
+        if (isCovered(position, options.mark)) continue;
+        if (typeof event.type !== 'string' || event.type === '') {
+          await deadLetterKeyless(item, new PartitionKeyError('the event has no type'));
+          continue;
+        }
+        if (!projector.handles.has(event.type)) continue;
         const key = resolvePartitionKey(projector.partitionBy, event);
         if (!key.ok) {
-          await deadLetterKeyless(event, key.error);
+          await deadLetterKeyless(item, key.error);
           continue;
         }
         const tracked = partition(key.key);
         tracker.routed(key.key, position, before);
-        if (tracked.state === 'fenced') {
-          fencedPending++;
-          continue;
-        }
+        if (stopped.has(key.key)) continue;
         let byPartition = outgoing.get(tracked.thread);
         if (byPartition === undefined) outgoing.set(tracked.thread, (byPartition = new Map<string, PartitionEvents>()));
         let batch = byPartition.get(key.key);
@@ -139,7 +148,9 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
-    buffered: () => tracker.totalPending() - fencedPending,
+    buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),
+    isCaughtUpTo: (target) => comparePositions(tracker.lowWaterMark(stoppedKeys()), target) >= 0,
+    stopped: () => stopped,
     status: () => ({
       processorId: projector.processorId,
       lowWaterMark: tracker.lowWaterMark().global,

@@ -1,5 +1,6 @@
 import { transactionToPostgreSQLProjectionHandlerContext, type PostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
+import { BatchTimeoutError } from '../core/errors.js';
 import { isCovered, type Position } from '../core/position.js';
 import type { CommitOutcome } from '../core/partitionScheduler.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
@@ -14,6 +15,8 @@ export type PartitionTransaction = {
   /** The checkpoint this owner believes is stored; the commit is fenced on it. */
   checkpoint: Position | null;
   instanceId: string;
+  /** Ends a backend whose batch ran out of time (pg_terminate_backend), so its locks go with it. */
+  terminate: (backendPid: number) => Promise<void>;
 };
 
 /**
@@ -26,21 +29,44 @@ export const inPartitionTransaction = async (
   scope: PartitionTransaction,
   next: Position,
   work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
-): Promise<CommitOutcome<Position>> =>
-  scope.pool.withTransaction<CommitOutcome<Position>>(async (transaction) => {
-    const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
-    const stored = await storeCheckpoint(context.connection.client, {
-      processorId: scope.projector.processorId,
-      partition: scope.partition,
-      version: scope.projector.version,
-      instanceId: scope.instanceId,
-      expected: scope.checkpoint,
-      next,
+): Promise<CommitOutcome<Position>> => {
+  let timedOut: BatchTimeoutError | undefined;
+  try {
+    return await scope.pool.withTransaction<CommitOutcome<Position>>(async (transaction) => {
+      const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
+      const stored = await storeCheckpoint(context.connection.client, {
+        processorId: scope.projector.processorId,
+        partition: scope.partition,
+        version: scope.projector.version,
+        instanceId: scope.instanceId,
+        expected: scope.checkpoint,
+        next,
+      });
+      if (!stored.ok) return { success: false, result: stored };
+      const working = work(context);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          const { batchTimeoutMs } = scope.projector.onError;
+          timedOut = new BatchTimeoutError(`${scope.projector.processorId}/${scope.partition}: batch still running after ${batchTimeoutMs} ms; its transaction was terminated`);
+          const pid = (context.connection.client as { processID?: number }).processID;
+          if (pid !== undefined) void scope.terminate(pid).catch(() => undefined);
+          reject(timedOut);
+        }, scope.projector.onError.batchTimeoutMs);
+      });
+      // A projection cut off by the deadline may still settle later; nothing waits for it.
+      working.catch(() => undefined);
+      try {
+        const applied = await Promise.race([working, deadline]);
+        return { success: true, result: { ok: true, checkpoint: next, applied } };
+      } finally {
+        clearTimeout(timer);
+      }
     });
-    if (!stored.ok) return { success: false, result: stored };
-    const applied = await work(context);
-    return { success: true, result: { ok: true, checkpoint: next, applied } };
-  });
+  } catch (error) {
+    throw timedOut ?? error;
+  }
+};
 
 /** Applies the events the checkpoint does not cover through the projection's own `handle`, with the checkpoint, atomically. */
 export const applyPartitionBatch = async (scope: PartitionTransaction, items: readonly PositionedEvent[]): Promise<CommitOutcome<Position>> => {

@@ -8,21 +8,29 @@ export type DeadLetterRow = {
   messageType: string | null;
   errorMessage: string;
   attempts: number;
+  /** What the failure did: `halted` the partition or `skipped` the event. */
   decision: string;
+  status: 'halted' | 'skipped' | 'retry' | 'resolved' | 'discarded';
+  discardReason: string | null;
+  firstFailedAt: Date;
   lastFailedAt: Date;
 };
 
 /** Dead letters, oldest first, optionally for one projector and partition. */
-export const listDeadLetters = async (db: pg.Pool, filter: { processorId?: string; partition?: string; limit?: number } = {}): Promise<DeadLetterRow[]> => {
+export type DeadLetterFilter = { processorId?: string; partition?: string; status?: DeadLetterRow['status']; limit?: number };
+
+export const listDeadLetters = async (db: pg.Pool, filter: DeadLetterFilter = {}): Promise<DeadLetterRow[]> => {
   const { rows } = await db.query<{
     id: string; processor_id: string; partition: string | null; global_position: string; message_type: string | null;
-    error_message: string; attempts: number; decision: string; last_failed_at: Date;
+    error_message: string; attempts: number; decision: string; status: DeadLetterRow['status']; discard_reason: string | null;
+    first_failed_at: Date; last_failed_at: Date;
   }>(
-    `SELECT id::text, processor_id, partition, global_position::text, message_type, error_message, attempts, decision, last_failed_at
+    `SELECT id::text, processor_id, partition, global_position::text, message_type, error_message, attempts, decision, status,
+            discard_reason, first_failed_at, last_failed_at
        FROM distributary_dead_letters
-      WHERE ($1::text IS NULL OR processor_id = $1) AND ($2::text IS NULL OR partition = $2)
-      ORDER BY id LIMIT $3`,
-    [filter.processorId ?? null, filter.partition ?? null, filter.limit ?? 1000],
+      WHERE ($1::text IS NULL OR processor_id = $1) AND ($2::text IS NULL OR partition = $2) AND ($3::text IS NULL OR status = $3)
+      ORDER BY id LIMIT $4`,
+    [filter.processorId ?? null, filter.partition ?? null, filter.status ?? null, filter.limit ?? 1000],
   );
   return rows.map((row) => ({
     id: row.id,
@@ -33,6 +41,9 @@ export const listDeadLetters = async (db: pg.Pool, filter: { processorId?: strin
     errorMessage: row.error_message,
     attempts: row.attempts,
     decision: row.decision,
+    status: row.status,
+    discardReason: row.discard_reason,
+    firstFailedAt: row.first_failed_at,
     lastFailedAt: row.last_failed_at,
   }));
 };

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS distributary_dead_letters (
   processor_id     TEXT        NOT NULL,
   partition        TEXT,
   global_position  BIGINT      NOT NULL,
+  transaction_id   XID8        NOT NULL,
   stream_name      TEXT,
   message_type     TEXT,
   message_id       TEXT,
@@ -28,11 +29,16 @@ CREATE TABLE IF NOT EXISTS distributary_dead_letters (
   error_message    TEXT        NOT NULL,
   error_stack      TEXT,
   attempts         INT         NOT NULL,
+  -- what the failure did to the partition: 'halted' (it waits in front of the event) or 'skipped'
   decision         TEXT        NOT NULL,
+  -- 'halted' | 'skipped' | 'retry' (asked for) | 'resolved' (applied on retry) | 'discarded'
+  status           TEXT        NOT NULL,
+  discard_reason   TEXT,
   first_failed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
   last_failed_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
   UNIQUE (processor_id, global_position)
 );
+CREATE INDEX IF NOT EXISTS distributary_dead_letters_status ON distributary_dead_letters (status, processor_id, partition);
 
 CREATE OR REPLACE FUNCTION distributary_notify_messages_appended() RETURNS trigger AS $fn$
 BEGIN

@@ -3,7 +3,14 @@ import type { Position } from '../core/position.js';
 import type { ProjectorEvent } from '../projector/partitionedProjector.js';
 
 export type PositionedEvent = { position: Position; event: ProjectorEvent };
-export type EventBatch = { events: PositionedEvent[]; last: Position; more: boolean };
+export type EventBatch = {
+  events: PositionedEvent[];
+  last: Position;
+  /** The batch was full: read again at once. */
+  more: boolean;
+  /** Committed events exist past `last` that an older, still open transaction keeps back: read again soon. */
+  heldBack: boolean;
+};
 
 type Row = {
   tx: string;
@@ -51,5 +58,15 @@ export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: nu
       },
     };
   });
-  return { events, last: events.at(-1)?.position ?? after, more: rows.length === batchSize };
+  const last = events.at(-1)?.position ?? after;
+  const more = rows.length === batchSize;
+  if (more) return { events, last, more, heldBack: false };
+  const { rows: held } = await db.query<{ held: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM emt_messages
+                     WHERE partition = 'emt:default' AND is_archived = FALSE
+                       AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+                       AND (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS held`,
+    [last.tx.toString(), last.global.toString()],
+  );
+  return { events, last, more, heldBack: held[0]?.held === true };
 };

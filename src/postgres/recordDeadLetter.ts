@@ -1,37 +1,43 @@
 import type pg from 'pg';
 import type { ErrorInfo } from '../core/errors.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
+import type { FailurePolicy } from '../core/partitionScheduler.js';
+import type { PositionedEvent } from './readEventBatch.js';
+
+/** Channel notified when an operator retries or discards a dead letter, so engines act at once. */
+export const DeadLettersChannel = 'distributary_dead_letters';
 
 export type DeadLetter = {
   processorId: string;
   /** Null when the event has no usable partition key. */
   partition: string | null;
-  event: ProjectorEvent;
+  item: PositionedEvent;
   error: ErrorInfo;
   attempts: number;
-  /** What became of the partition: `skipped` moved the checkpoint past the event. */
-  decision: 'skipped';
+  /** `halt`: the partition waits in front of the event; `skip`: the checkpoint moved past it. */
+  policy: FailurePolicy;
 };
 
-const toJson = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const toJson = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
-/** Keeps an event that could not be applied, with why. Recording the same event again updates the attempt count. */
+/** Keeps an event that could not be applied, with why. Recording the same event again adds the attempts and takes the new outcome. */
 export const recordDeadLetter = async (db: pg.ClientBase | pg.Pool, letter: DeadLetter): Promise<void> => {
-  const { event, error } = letter;
+  const { item, error } = letter;
+  const { event } = item;
+  const decision = letter.policy === 'halt' ? 'halted' : 'skipped';
   await db.query(
     `INSERT INTO distributary_dead_letters
-       (processor_id, partition, global_position, stream_name, message_type, message_id, payload,
-        error_name, error_message, error_stack, attempts, decision)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)
+       (processor_id, partition, global_position, transaction_id, stream_name, message_type, message_id, payload,
+        error_name, error_message, error_stack, attempts, decision, status)
+     VALUES ($1, $2, $3, $4::xid8, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $13)
      ON CONFLICT (processor_id, global_position) DO UPDATE
        SET attempts = distributary_dead_letters.attempts + EXCLUDED.attempts,
-           error_name = EXCLUDED.error_name, error_message = EXCLUDED.error_message,
-           error_stack = EXCLUDED.error_stack, last_failed_at = now()`,
+           error_name = EXCLUDED.error_name, error_message = EXCLUDED.error_message, error_stack = EXCLUDED.error_stack,
+           decision = EXCLUDED.decision, status = EXCLUDED.status, last_failed_at = now()`,
     [
       letter.processorId,
       letter.partition,
-      event.metadata.globalPosition.toString(),
+      item.position.global.toString(),
+      item.position.tx.toString(),
       event.metadata.streamName ?? null,
       typeof event.type === 'string' ? event.type : null,
       event.metadata.messageId ?? null,
@@ -40,7 +46,7 @@ export const recordDeadLetter = async (db: pg.ClientBase | pg.Pool, letter: Dead
       error.message,
       error.stack ?? null,
       letter.attempts,
-      letter.decision,
+      decision,
     ],
   );
 };

@@ -13,13 +13,6 @@ export const skipToDeadLetter = async (
   attempts: number,
 ): Promise<CommitOutcome<Position>> =>
   inPartitionTransaction(scope, item.position, async (context) => {
-    await recordDeadLetter(context.connection.client, {
-      processorId: scope.projector.processorId,
-      partition: scope.partition,
-      event: item.event,
-      error,
-      attempts,
-      decision: 'skipped',
-    });
+    await recordDeadLetter(context.connection.client, { processorId: scope.projector.processorId, partition: scope.partition, item, error, attempts, policy: 'skip' });
     return 0;
   });

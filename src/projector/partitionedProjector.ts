@@ -2,6 +2,7 @@ import type { Event, ReadEvent } from '@event-driven-io/emmett';
 import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import { ConfigurationError } from '../core/errors.js';
 import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.js';
+import type { FailurePolicy } from '../core/partitionScheduler.js';
 
 /** How a projector's partitions map onto worker threads of one host. */
 export type Placement =
@@ -27,12 +28,20 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
   concurrency?: number;
   /** Checkpoint version in `emt_processors`. @default 1 */
   version?: number;
-  /** What happens when applying a batch throws. */
+  /** What happens when applying a batch throws. Outages (the database away) are retried without limit and never dead-letter. */
   onError?: {
-    /** Attempts at a failing batch before the failing event is isolated and dead-lettered. @default 3 */
+    /** Attempts at a failing batch before it is bisected to find the failing event. @default 5 */
     retries?: number;
     /** @default { initialMs: 100, maxMs: 5000, jitter: 0.2 } */
     backoff?: BackoffOptions;
+    /**
+     * After the attempts, the event goes to dead letters and the partition either stops in front of it
+     * until an operator retries or discards it (`halt`, strict order), or moves past it (`skip`, recorded).
+     * @default 'halt'
+     */
+    then?: FailurePolicy;
+    /** A batch still running after this long is cut off (its transaction terminated) and counts as a failed attempt. @default 30000 */
+    batchTimeoutMs?: number;
   };
 };
 
@@ -45,7 +54,7 @@ export type PartitionedProjector<EventType extends Event = Event> = {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly version: number;
-  readonly onError: { retries: number; backoff: ResolvedBackoffOptions };
+  readonly onError: { retries: number; backoff: ResolvedBackoffOptions; then: FailurePolicy; batchTimeoutMs: number };
   /** Event types the projection handles; other events never reach a worker. */
   readonly handles: ReadonlySet<string>;
 };
@@ -91,7 +100,10 @@ export const partitionedProjector = <EventType extends Event>(
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.projection must be an Emmett projection definition`);
   if (typeof partitionBy !== 'function')
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.partitionBy must be a function`);
-  const retries = options.onError?.retries ?? 3;
+  const retries = options.onError?.retries ?? 5;
+  const then = options.onError?.then ?? 'halt';
+  if (then !== 'halt' && then !== 'skip')
+    throw new ConfigurationError(`partitionedProjector: options.onError.then must be 'halt' or 'skip', got ${String(then)}`);
   if (!Number.isInteger(retries) || retries < 0)
     throw new ConfigurationError(`partitionedProjector: options.onError.retries must be a non-negative integer, got ${String(retries)}`);
   return {
@@ -103,7 +115,12 @@ export const partitionedProjector = <EventType extends Event>(
     batchSize: positiveInteger('options.batchSize', options.batchSize, 500),
     concurrency: positiveInteger('options.concurrency', options.concurrency, 4),
     version: positiveInteger('options.version', options.version, 1),
-    onError: { retries, backoff: { ...DefaultBackoff, ...options.onError?.backoff } },
+    onError: {
+      retries,
+      backoff: { ...DefaultBackoff, ...options.onError?.backoff },
+      then,
+      batchTimeoutMs: positiveInteger('options.onError.batchTimeoutMs', options.onError?.batchTimeoutMs, 30_000),
+    },
     handles: new Set(projection.canHandle),
   };
 };

@@ -1,11 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { dumbo } from '@event-driven-io/dumbo';
+import pg from 'pg';
 import { toErrorInfo, WorkerError } from '../core/errors.js';
 import { partitionScheduler, type PartitionReport } from '../core/partitionScheduler.js';
-import { loadProjectors } from '../projector/loadProjectors.js';
 import type { Position } from '../core/position.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { loadProjectors } from '../projector/loadProjectors.js';
 import { applyPartitionBatch, type PartitionTransaction } from '../postgres/applyPartitionBatch.js';
+import { isTransientError } from '../postgres/isTransientError.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import { skipToDeadLetter } from '../postgres/skipToDeadLetter.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
@@ -17,7 +20,10 @@ const post = (message: FromWorker): void => port.postMessage(message);
 const start = async (): Promise<void> => {
   const projector = (await loadProjectors(data.projectorsUrl)).get(data.processorId);
   if (projector === undefined) throw new WorkerError(`${data.projectorsUrl} no longer exports projector '${data.processorId}'`);
-  const pool = dumbo({ connectionString: data.connectionString });
+  const connections = new pg.Pool({ connectionString: data.connectionString, max: projector.concurrency + 2 });
+  // An idle connection dropped by the server (restart, failover) is simply replaced on next use.
+  connections.on('error', () => undefined);
+  const pool = dumbo({ connectionString: data.connectionString, pool: connections });
   const scope = (partition: string, checkpoint: Position | null): PartitionTransaction => ({
     pool,
     connectionString: data.connectionString,
@@ -25,6 +31,7 @@ const start = async (): Promise<void> => {
     partition,
     checkpoint,
     instanceId: data.instanceId,
+    terminate: async (pid) => void (await connections.query('SELECT pg_terminate_backend($1)', [pid])),
   });
 
   let pending: PartitionReport<Position>[] = [];
@@ -39,8 +46,12 @@ const start = async (): Promise<void> => {
     batchSize: projector.batchSize,
     retries: projector.onError.retries,
     backoff: projector.onError.backoff,
+    then: projector.onError.then,
+    isTransient: isTransientError,
     apply: (partition, checkpoint, events) => applyPartitionBatch(scope(partition, checkpoint), events),
-    skip: (partition, checkpoint, event, error, attempts) => skipToDeadLetter(scope(partition, checkpoint), event, error, attempts),
+    skip: (partition, checkpoint, item, error, attempts) => skipToDeadLetter(scope(partition, checkpoint), item, error, attempts),
+    halt: (partition, item, error, attempts) =>
+      recordDeadLetter(connections, { processorId: projector.processorId, partition, item, error, attempts, policy: 'halt' }),
     report: (report) => {
       if (pending.length === 0) setImmediate(flush);
       pending.push(report);
@@ -55,7 +66,7 @@ const start = async (): Promise<void> => {
       case 'stop':
         void scheduler
           .drain()
-          .then(() => pool.close())
+          .then(() => connections.end())
           .finally(() => {
             if (pending.length > 0) flush();
             post({ type: 'stopped' });

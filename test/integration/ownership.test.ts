@@ -32,7 +32,7 @@ describe('ownership', () => {
       await initProjection(pool, database.connectionString, hashLedger);
       const batch = await readEventBatch(database.db, BeforeFirstPosition, 100);
       const events = batch.events.filter((e) => (e.event as ProjectorEvent<ItemAdded>).metadata.tenant === 'fenced-tenant');
-      const scope = { pool, connectionString: database.connectionString, projector: hashLedger, partition: 'fenced-tenant', instanceId: 'test' };
+      const scope = { pool, connectionString: database.connectionString, projector: hashLedger, partition: 'fenced-tenant', instanceId: 'test', terminate: () => Promise.resolve() };
 
       const owner = await applyPartitionBatch({ ...scope, checkpoint: null }, events.slice(0, 1));
       expect(owner).toMatchObject({ ok: true, applied: 1 });

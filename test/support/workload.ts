@@ -35,14 +35,15 @@ export const appendLedgerEvents = async (connectionString: string, options: Appe
 export type Totals = Map<string, { total: number; items: number }>;
 
 /** The plain fold of every ItemAdded in the store, per tenant and cart. */
-export const foldFromStore = async (db: pg.Pool): Promise<Totals> => {
+export const foldFromStore = async (db: pg.Pool, options: { includePoison?: boolean } = {}): Promise<Totals> => {
   const { rows } = await db.query<{ tenant: string; cart_id: string; total: string; items: string }>(
     `SELECT message_metadata->>'tenant' AS tenant, message_data->>'cartId' AS cart_id,
             sum((message_data->>'amount')::bigint)::text AS total, count(*)::text AS items
        FROM emt_messages WHERE message_type = 'ItemAdded' AND jsonb_typeof(message_metadata->'tenant') = 'string'
         AND octet_length(message_metadata->>'tenant') BETWEEN 1 AND 512
-        AND coalesce((message_data->>'poison')::boolean, false) = false
+        AND ($1 OR coalesce((message_data->>'poison')::boolean, false) = false)
       GROUP BY 1, 2`,
+    [options.includePoison ?? false],
   );
   return new Map(rows.map((r) => [`${r.tenant}/${r.cart_id}`, { total: Number(r.total), items: Number(r.items) }]));
 };

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { partitionScheduler, type CommitOutcome, type PartitionReport } from '../../src/core/partitionScheduler.js';
+import { partitionScheduler, type CommitOutcome, type FailurePolicy, type PartitionReport } from '../../src/core/partitionScheduler.js';
 
 type Ev = { position: bigint; bad?: boolean };
 const backoff = { initialMs: 1, maxMs: 2, jitter: 0 };
+class Outage extends Error {}
 
-const harness = (options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint } = {}) => {
+const harness = (options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint; then?: FailurePolicy; outages?: number } = {}) => {
   const applied: { partition: string; positions: bigint[] }[] = [];
-  const skipped: { partition: string; position: bigint; message: string; attempts: number }[] = [];
+  const deadLetters: { partition: string; position: bigint; message: string; attempts: number; policy: FailurePolicy }[] = [];
   const reports: PartitionReport<bigint>[] = [];
+  let attempts = 0;
+  let outages = options.outages ?? 0;
   let running = 0;
   let maxRunning = 0;
   const scheduler = partitionScheduler<Ev, bigint>({
@@ -15,11 +18,18 @@ const harness = (options: { concurrency?: number; batchSize?: number; retries?: 
     batchSize: options.batchSize ?? 3,
     retries: options.retries ?? 1,
     backoff,
+    then: options.then ?? 'skip',
+    isTransient: (error) => error instanceof Outage,
     apply: async (partition, checkpoint, events): Promise<CommitOutcome<bigint>> => {
+      attempts++;
       running++;
       maxRunning = Math.max(maxRunning, running);
       await new Promise((resolve) => setTimeout(resolve, 1));
       running--;
+      if (outages > 0) {
+        outages--;
+        throw new Outage('database away');
+      }
       if (events.some((e) => e.bad)) throw new Error(`bad event in ${partition}`);
       const last = events.at(-1)!.position;
       if (options.fenceAt !== undefined && last >= options.fenceAt) return { ok: false, reason: 'CURRENT_AHEAD' };
@@ -27,20 +37,26 @@ const harness = (options: { concurrency?: number; batchSize?: number; retries?: 
       return { ok: true, checkpoint: last, applied: events.length };
     },
     skip: (partition, _checkpoint, event, error, attempts) => {
-      skipped.push({ partition, position: event.position, message: error.message, attempts });
+      deadLetters.push({ partition, position: event.position, message: error.message, attempts, policy: 'skip' });
       return Promise.resolve({ ok: true, checkpoint: event.position, applied: 0 });
+    },
+    halt: (partition, event, error, attempts) => {
+      deadLetters.push({ partition, position: event.position, message: error.message, attempts, policy: 'halt' });
+      return Promise.resolve();
     },
     report: (report) => reports.push(report),
   });
   const settled = async (): Promise<void> => {
-    for (let i = 0; i < 500 && (scheduler.inFlight() > 0 || reports.some((r) => r.state === 'retrying') && reports.at(-1)?.state !== 'idle'); i++)
-      await new Promise((resolve) => setTimeout(resolve, 2));
+    const quiet = (): boolean => scheduler.inFlight() === 0 && !['retrying', 'ready', 'running'].includes(reports.at(-1)?.state ?? 'idle');
+    for (let i = 0; i < 1000 && !quiet(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
     await new Promise((resolve) => setTimeout(resolve, 20));
   };
-  return { scheduler, applied, skipped, reports, settled, maxRunning: () => maxRunning };
+  const positionsOf = (partition: string) => applied.filter((a) => a.partition === partition).flatMap((a) => a.positions);
+  return { scheduler, applied, deadLetters, reports, settled, positionsOf, attempts: () => attempts, maxRunning: () => maxRunning };
 };
 
 const events = (...positions: number[]): Ev[] => positions.map((p) => ({ position: BigInt(p) }));
+const withBadAt = (count: number, bad: number): Ev[] => Array.from({ length: count }, (_, i) => ({ position: BigInt(i + 1), bad: i + 1 === bad }));
 
 describe('partitionScheduler', () => {
   it('applies each partition in order, in batches, at most one batch per partition and `concurrency` in all', async () => {
@@ -49,23 +65,42 @@ describe('partitionScheduler', () => {
     h.scheduler.enqueue('b', events(2, 4));
     h.scheduler.enqueue('c', events(6));
     await h.settled();
-    const positionsOf = (p: string) => h.applied.filter((a) => a.partition === p).flatMap((a) => a.positions);
-    expect(positionsOf('a')).toEqual([1n, 3n, 5n, 7n]);
-    expect(positionsOf('b')).toEqual([2n, 4n]);
-    expect(positionsOf('c')).toEqual([6n]);
+    expect(h.positionsOf('a')).toEqual([1n, 3n, 5n, 7n]);
+    expect(h.positionsOf('b')).toEqual([2n, 4n]);
+    expect(h.positionsOf('c')).toEqual([6n]);
     expect(h.applied.every((a) => a.positions.length <= 2)).toBe(true);
     expect(h.maxRunning()).toBe(2);
   });
 
-  it('isolates the failing event after retries, dead-letters it and applies the rest in order', async () => {
-    const h = harness({ batchSize: 5, retries: 1 });
-    h.scheduler.enqueue('a', [...events(1, 2), { position: 3n, bad: true }, ...events(4, 5)], null);
-    h.scheduler.enqueue('b', events(6, 7));
+  it('bisects a failing batch of 500: the 499 others apply in order and the bad event is found in a few attempts', async () => {
+    const h = harness({ batchSize: 500, retries: 2, then: 'skip' });
+    h.scheduler.enqueue('a', withBadAt(500, 317), null);
     await h.settled();
-    expect(h.applied.filter((a) => a.partition === 'a').flatMap((a) => a.positions)).toEqual([1n, 2n, 4n, 5n]);
-    expect(h.applied.filter((a) => a.partition === 'b').flatMap((a) => a.positions)).toEqual([6n, 7n]);
-    expect(h.skipped).toEqual([{ partition: 'a', position: 3n, message: 'bad event in a', attempts: 3 }]);
-    expect(h.reports.filter((r) => r.partition === 'a').at(-1)).toMatchObject({ checkpoint: 5n, state: 'idle' });
+    expect(h.positionsOf('a')).toEqual(Array.from({ length: 500 }, (_, i) => BigInt(i + 1)).filter((p) => p !== 317n));
+    expect(h.deadLetters).toEqual([{ partition: 'a', position: 317n, message: 'bad event in a', attempts: expect.any(Number) as number, policy: 'skip' }]);
+    expect(h.attempts()).toBeLessThan(3 + 2 * Math.ceil(Math.log2(500)) + 2);
+    expect(h.reports.at(-1)).toMatchObject({ partition: 'a', checkpoint: 500n, state: 'idle' });
+  });
+
+  it('halts a partition in front of the failing event under `halt`, while others go on', async () => {
+    const h = harness({ batchSize: 10, retries: 1, then: 'halt' });
+    h.scheduler.enqueue('a', withBadAt(10, 4));
+    h.scheduler.enqueue('b', events(20, 21));
+    await h.settled();
+    h.scheduler.enqueue('a', events(30));
+    await h.settled();
+    expect(h.positionsOf('a')).toEqual([1n, 2n, 3n]);
+    expect(h.positionsOf('b')).toEqual([20n, 21n]);
+    expect(h.deadLetters.map((d) => [d.partition, d.position, d.policy])).toEqual([['a', 4n, 'halt']]);
+    expect(h.reports.filter((r) => r.partition === 'a').at(-1)).toMatchObject({ state: 'halted', checkpoint: 3n, deadLettered: 1 });
+  });
+
+  it('retries through an outage without counting attempts or dead-lettering anything', async () => {
+    const h = harness({ batchSize: 5, retries: 1, outages: 6 });
+    h.scheduler.enqueue('a', events(1, 2, 3));
+    await h.settled();
+    expect(h.positionsOf('a')).toEqual([1n, 2n, 3n]);
+    expect(h.deadLetters).toEqual([]);
   });
 
   it('stops a partition whose commit is fenced and reports it, while others go on', async () => {
@@ -75,8 +110,8 @@ describe('partitionScheduler', () => {
     await h.settled();
     h.scheduler.enqueue('a', events(9));
     await h.settled();
-    expect(h.applied.map((a) => a.positions[0])).toEqual(expect.arrayContaining([1n, 2n]));
-    expect(h.applied.some((a) => a.partition === 'a' && a.positions.includes(5n))).toBe(false);
+    expect(h.positionsOf('a')).toEqual([1n]);
+    expect(h.positionsOf('b')).toEqual([2n]);
     expect(h.reports.filter((r) => r.partition === 'a').at(-1)).toMatchObject({ state: 'fenced', checkpoint: 1n });
   });
 });

@@ -1,3 +1,3 @@
 import { ledgerProjector } from './ledgerProjector.js';
 
-export const hashLedger = ledgerProjector('ledger-hash', { type: 'hash', workers: 3 }, 50);
+export const hashLedger = ledgerProjector('ledger-hash', { placement: { type: 'hash', workers: 3 }, batchSize: 50 });

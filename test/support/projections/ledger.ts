@@ -1,15 +1,33 @@
 import { postgreSQLProjection } from '@event-driven-io/emmett-postgresql';
 import type { Event } from '@event-driven-io/emmett';
+import pg from 'pg';
 import type { ProjectorEvent } from '../../../src/index.js';
 
-export type ItemAdded = Event<'ItemAdded', { cartId: string; amount: number; poison?: boolean }, { tenant?: unknown }>;
+/** Records the crash outside the transaction (which dies with the thread); true only the first time. */
+const firstCrash = async (connectionString: string, projector: string, position: string): Promise<boolean> => {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const inserted = await client.query('INSERT INTO ledger_crashes VALUES ($1, $2) ON CONFLICT DO NOTHING', [projector, position]);
+    return inserted.rowCount === 1;
+  } finally {
+    await client.end();
+  }
+};
+
+export type ItemAdded = Event<
+  'ItemAdded',
+  { cartId: string; amount: number; poison?: boolean; hang?: boolean; crash?: boolean },
+  { tenant?: unknown }
+>;
 export type Unrelated = Event<'Unrelated', { note: string }, { tenant?: unknown }>;
 export type LedgerEvent = ItemAdded | Unrelated;
 
 /**
  * A test read model: running totals per cart, plus an audit row per applied (projector, partition,
  * position) with a unique constraint, so applying an event twice fails loudly.
- * Throws on events marked `poison` to exercise dead letters.
+ * Misbehaves on marked events until a row in `ledger_fixes` says the projection was fixed: throws
+ * on `poison`, never returns on `hang`; `crash` ends the worker thread, once per event.
  */
 export const ledgerProjection = (name: string) =>
   postgreSQLProjection<ItemAdded>({
@@ -23,14 +41,21 @@ export const ledgerProjection = (name: string) =>
           PRIMARY KEY (projector, tenant, cart_id));
         CREATE TABLE IF NOT EXISTS ledger_audit (
           id BIGSERIAL PRIMARY KEY, projector TEXT NOT NULL, tenant TEXT NOT NULL, position BIGINT NOT NULL,
-          UNIQUE (projector, tenant, position));`);
+          UNIQUE (projector, tenant, position));
+        CREATE TABLE IF NOT EXISTS ledger_fixes (projector TEXT PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS ledger_crashes (projector TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (projector, position));`);
     },
     handle: async (events, context) => {
       const client = context.connection.client;
       for (const event of events as ProjectorEvent<ItemAdded>[]) {
-        if (event.data.poison === true) throw new Error(`poisoned item in cart ${event.data.cartId}`);
         const tenant = String(event.metadata.tenant);
         const position = event.metadata.globalPosition.toString();
+        if (event.data.poison === true || event.data.hang === true) {
+          const fixed = await client.query('SELECT 1 FROM ledger_fixes WHERE projector = $1', [name]);
+          if (fixed.rowCount === 0 && event.data.poison === true) throw new Error(`poisoned item in cart ${event.data.cartId}`);
+          if (fixed.rowCount === 0) await new Promise(() => undefined);
+        }
+        if (event.data.crash === true && (await firstCrash(context.connection.connectionString, name, position))) process.exit(1);
         await client.query('INSERT INTO ledger_audit (projector, tenant, position) VALUES ($1, $2, $3)', [name, tenant, position]);
         await client.query(
           `INSERT INTO ledger_totals (projector, tenant, cart_id, total, items, last_position) VALUES ($1, $2, $3, $4, 1, $5)

@@ -1,3 +1,3 @@
 import { ledgerProjector } from './ledgerProjector.js';
 
-export const perPartitionLedger = ledgerProjector('ledger-per-partition', { type: 'per-partition', maxThreads: 6 }, 20);
+export const perPartitionLedger = ledgerProjector('ledger-per-partition', { placement: { type: 'per-partition', maxThreads: 6 }, batchSize: 20 });
