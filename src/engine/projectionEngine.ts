@@ -124,7 +124,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       if (options.migrate) await migrate(options.connectionString);
       db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
       db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
-      dumbo = createDumbo({ connectionString: options.connectionString });
+      dumbo = createDumbo({ connectionString: options.connectionString, pool: db });
       if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
       wakeUps = listenForAppends(options.connectionString, logger);
       lease = readerLease(dumbo, { group: options.group, hostId: options.hostId, timeoutSeconds: options.leaseTimeoutSeconds });

@@ -25,6 +25,15 @@ export type PartitionTransaction = {
  * a competing owner blocks on the checkpoint row and then fails the compare, instead of colliding
  * on read-model rows. Anything but success rolls back.
  */
+// A connection that dies while checked out (server restart, a terminated batch) emits 'error' on its
+// client; the transaction's own queries already fail, so the event itself needs no handling.
+const guarded = new WeakSet<object>();
+const guard = (client: { on(event: 'error', listener: () => void): unknown }): void => {
+  if (guarded.has(client)) return;
+  guarded.add(client);
+  client.on('error', () => undefined);
+};
+
 export const inPartitionTransaction = async (
   scope: PartitionTransaction,
   next: Position,
@@ -34,6 +43,7 @@ export const inPartitionTransaction = async (
   try {
     return await scope.pool.withTransaction<CommitOutcome<Position>>(async (transaction) => {
       const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
+      guard(context.connection.client);
       const stored = await storeCheckpoint(context.connection.client, {
         processorId: scope.projector.processorId,
         partition: scope.partition,

@@ -27,6 +27,8 @@ export const useTestDatabase = (): TestDatabase => {
   beforeAll(async () => {
     connectionString = await createTestDatabase();
     db = new pg.Pool({ connectionString });
+    // Tests restart the server; an idle connection it drops is replaced on next use.
+    db.on('error', () => undefined);
   });
   afterAll(async () => db?.end());
   const ready = <T>(value: T | undefined): T => {

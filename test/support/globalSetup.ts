@@ -1,11 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { dockerAnswers, startNatsContainer, startPostgresContainer } from './containers.js';
 import { natsServerAvailable, startLocalNats } from './localNats.js';
-import { startLocalPostgres, type LocalServer } from './localPostgres.js';
+import { startLocalPostgres, type LocalServer, type PostgresControl } from './localPostgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseAdminUrl: string;
+    /** Set when the suite started PostgreSQL itself and can restart it. */
+    postgresControl: PostgresControl | null;
     natsUrl: string | null;
   }
 }
@@ -19,11 +21,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const docker = process.env.DATABASE_URL && process.env.NATS_URL ? false : await dockerAnswers();
 
   let databaseAdminUrl = process.env.DATABASE_URL;
+  let postgresControl: PostgresControl | null = null;
   if (databaseAdminUrl === undefined) {
     try {
       const server = docker ? await startPostgresContainer() : await startLocalPostgres();
       started.push(server);
       databaseAdminUrl = server.url;
+      postgresControl = server.control ?? null;
     } catch (error) {
       throw new Error(
         `Cannot start PostgreSQL for the tests: set DATABASE_URL, run a Docker engine, or install PostgreSQL server binaries. (${error instanceof Error ? error.message : String(error)})`,
@@ -40,6 +44,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   project.provide('databaseAdminUrl', databaseAdminUrl);
+  project.provide('postgresControl', postgresControl);
   project.provide('natsUrl', natsUrl);
   return async () => {
     await Promise.all(started.map((server) => server.stop()));

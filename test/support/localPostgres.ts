@@ -1,11 +1,15 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './freePort.js';
 import { waitForPort } from './waitForPort.js';
 
-export type LocalServer = { url: string; stop(): Promise<void> };
+/** What a test needs to restart a PostgreSQL server this suite started itself. */
+export type PostgresControl = { pgCtl: string; dataDir: string; port: number; socketDir: string; uid?: number; gid?: number };
+
+/** A server the suite started; `control` when it can be restarted from a test. */
+export type LocalServer = { url: string; stop(): Promise<void>; control?: PostgresControl };
 
 const findPostgresBin = (): string | undefined => {
   const root = '/usr/lib/postgresql';
@@ -43,20 +47,23 @@ export const startLocalPostgres = async (): Promise<LocalServer> => {
   const options = owner === undefined ? {} : { uid: owner.uid, gid: owner.gid };
   execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'], { ...options, stdio: 'ignore' });
   const port = await freePort();
-  const server: ChildProcess = spawn(
-    join(bin, 'postgres'),
-    ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off', '-c', 'max_connections=500', '-c', 'shared_buffers=256MB'],
-    { ...options, stdio: 'ignore' },
+  // Settings live in the data directory so that `pg_ctl restart` in a test brings the same server back.
+  appendFileSync(
+    join(data, 'postgresql.conf'),
+    [`port = ${port}`, `unix_socket_directories = '${dir}'`, "listen_addresses = '127.0.0.1'", 'fsync = off', 'synchronous_commit = off',
+      'full_page_writes = off', 'max_connections = 500', 'shared_buffers = 256MB', ''].join('\n'),
   );
+  const pgCtl = join(bin, 'pg_ctl');
+  execFileSync(pgCtl, ['start', '-D', data, '-w', '-l', join(dir, 'postgres.log')], { ...options, stdio: 'ignore' });
   await waitForPort(port, 30_000);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
-    async stop() {
-      server.kill('SIGINT');
-      await new Promise((resolve) => server.once('exit', resolve));
+    control: { pgCtl, dataDir: data, port, socketDir: dir, ...owner },
+    stop() {
+      execFileSync(pgCtl, ['stop', '-D', data, '-m', 'immediate', '-w'], { ...options, stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
     },
   };
 };

@@ -1,0 +1,3 @@
+import { ledgerProjector } from './ledgerProjector.js';
+
+export const hangLedger = ledgerProjector('ledger-hang', { placement: { type: 'hash', workers: 2 }, batchSize: 20, retries: 0, then: 'skip', batchTimeoutMs: 500 });
