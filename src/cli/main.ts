@@ -4,7 +4,9 @@ import { resolve } from 'node:path';
 import pg from 'pg';
 import { projectionEngine } from '../engine/projectionEngine.js';
 import { stderrLogger } from '../core/logger.js';
-import { listDeadLetters } from '../postgres/listDeadLetters.js';
+import { discardDeadLetter } from '../postgres/discardDeadLetter.js';
+import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.js';
+import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.js';
 import { readProcessorRows } from '../postgres/readProcessorRows.js';
 import { printTable } from './printTable.js';
 
@@ -15,8 +17,12 @@ Usage:
       Run the engine for the projectors the module exports until SIGINT/SIGTERM.
   distributary status [--projector <id>] [--database-url <url>]
       Checkpoint, owner and last update per (projector, partition), and who holds the reader lease.
-  distributary dead-letters list [--projector <id>] [--partition <key>] [--database-url <url>]
-      Events that could not be applied, with the error.
+  distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
+      Events that could not be applied, with the error. Status: halted, skipped, retry, resolved, discarded.
+  distributary dead-letters retry (--id <id> | --projector <id> --partition <key>) [--database-url <url>]
+      Apply again: a halted partition resumes from its dead letter; a skipped event is applied on its own.
+  distributary dead-letters discard --id <id> --reason <text> [--database-url <url>]
+      Give up on one; a partition halted in front of it moves past it.
 
 The database URL defaults to DATABASE_URL.
 `;
@@ -29,6 +35,9 @@ const { positionals, values } = parseArgs({
     projector: { type: 'string' },
     partition: { type: 'string' },
     group: { type: 'string' },
+    status: { type: 'string' },
+    id: { type: 'string' },
+    reason: { type: 'string' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -82,15 +91,42 @@ const status = (): Promise<void> =>
     );
   });
 
-const deadLetters = (): Promise<void> =>
-  withDatabase(async (db) => {
-    if (positionals[1] !== 'list') fail(`unknown dead-letters command '${positionals[1] ?? ''}'`);
-    const rows = await listDeadLetters(db, { processorId: values.projector, partition: values.partition });
+const statuses = ['halted', 'skipped', 'retry', 'resolved', 'discarded'] as const;
+const parseStatus = (value: string | undefined): DeadLetterRow['status'] | undefined => {
+  if (value === undefined) return undefined;
+  const status = statuses.find((s) => s === value);
+  return status ?? fail(`--status must be one of ${statuses.join(', ')}, got '${value}'`);
+};
+
+const deadLetterTarget = (): DeadLetterTarget => {
+  if (values.id !== undefined) return { id: values.id };
+  if (values.projector !== undefined && values.partition !== undefined) return { processorId: values.projector, partition: values.partition };
+  return fail('retry needs --id <id>, or --projector <id> and --partition <key>');
+};
+
+const deadLetterCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
+  async list(db) {
+    const rows = await listDeadLetters(db, { processorId: values.projector, partition: values.partition, status: parseStatus(values.status) });
     printTable(
-      ['id', 'projector', 'partition', 'position', 'type', 'attempts', 'decision', 'error'],
-      rows.map((row) => [row.id, row.processorId, row.partition ?? '(no key)', row.globalPosition.toString(), row.messageType ?? '', String(row.attempts), row.decision, row.errorMessage]),
+      ['id', 'projector', 'partition', 'position', 'type', 'attempts', 'status', 'error'],
+      rows.map((row) => [row.id, row.processorId, row.partition ?? '(no key)', row.globalPosition.toString(), row.messageType ?? '', String(row.attempts), row.status, row.errorMessage]),
     );
-  });
+  },
+  async retry(db) {
+    const count = await retryDeadLetters(db, deadLetterTarget());
+    process.stdout.write(`${count} dead letter(s) marked for retry; running engines pick them up within a mark interval\n`);
+  },
+  async discard(db) {
+    const id = values.id ?? fail('discard needs --id <id>');
+    await discardDeadLetter(db, { id, reason: values.reason ?? fail('discard needs --reason <text>') });
+    process.stdout.write(`dead letter ${id} discarded\n`);
+  },
+};
+
+const deadLetters = (): Promise<void> => {
+  const command = deadLetterCommands[positionals[1] ?? ''] ?? fail(`unknown dead-letters command '${positionals[1] ?? ''}'`);
+  return withDatabase(command);
+};
 
 const commands: Record<string, () => Promise<void>> = { run, status, 'dead-letters': deadLetters };
 

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
@@ -54,10 +53,7 @@ describe('bad input', () => {
     const after = await database.db.query("SELECT 1 FROM ledger_totals WHERE tenant = 'good-1' AND cart_id = 'after'");
     expect(after.rowCount).toBe(1);
 
-    const cli = (...args: string[]): string =>
-      execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), ...args, '--database-url', database.connectionString], {
-        encoding: 'utf8',
-      });
+    const cli = (...args: string[]): string => runCli(database.connectionString, ...args);
     const listed = cli('dead-letters', 'list', '--partition', 'good-1');
     expect(listed).toContain('poisoned item in cart poison');
     expect(listed.trim().split('\n')).toHaveLength(2);

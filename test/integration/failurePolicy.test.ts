@@ -1,6 +1,7 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
 import { deadLetters, projectionEngine, silentLogger } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.js';
@@ -46,7 +47,7 @@ describe('a poisoned event among 100 tenants', () => {
       const halted = engine.status().projectors.find((p) => p.processorId === 'ledger-halt')!.partitions.find((p) => p.partition === 'tenant-37')!;
       expect(halted).toMatchObject({ state: 'halted', checkpoint: BigInt(expectedBefore[0]!.position) });
 
-      const letters = await operations.list({ partition: 'tenant-37' });
+      const letters = (await operations.list({ partition: 'tenant-37' })).sort((a, b) => a.processorId.localeCompare(b.processorId));
       expect(letters.map((l) => [l.processorId, l.globalPosition, l.decision, l.status, l.errorMessage])).toEqual([
         ['ledger-halt', poisonedAt, 'halted', 'halted', 'poisoned item in cart poisoned'],
         ['ledger-skip', poisonedAt, 'skipped', 'skipped', 'poisoned item in cart poisoned'],
@@ -86,7 +87,10 @@ describe('a poisoned event among 100 tenants', () => {
       expect((await engine.whenCaughtUp({ timeoutMs: 30_000 })).stopped).toEqual([{ processorId: 'ledger-halt', partition: 'discard-tenant', state: 'halted' }]);
       const [letter] = await operations.list({ processorId: 'ledger-halt', partition: 'discard-tenant' });
       await expect(operations.discard({ id: letter!.id, reason: '' })).rejects.toThrow('discarding a dead letter needs a reason');
-      await operations.discard({ id: letter!.id, reason: 'duplicate order, refunded by hand' });
+      expect(runCli(connectionString, 'dead-letters', 'list', '--status', 'halted')).toContain('poisoned item in cart discard-2');
+      expect(runCli(connectionString, 'dead-letters', 'discard', '--id', letter!.id, '--reason', 'duplicate order, refunded by hand')).toBe(
+        `dead letter ${letter!.id} discarded\n`,
+      );
       await waitUntil('the partition resumes', async () => (await db.query("SELECT 1 FROM ledger_totals WHERE projector = 'ledger-halt' AND cart_id = 'discard-3'")).rowCount === 1, 30_000, 100);
       const { rows } = await db.query<{ cart_id: string }>("SELECT cart_id FROM ledger_totals WHERE projector = 'ledger-halt' AND tenant = 'discard-tenant' ORDER BY 1");
       expect(rows.map((r) => r.cart_id)).toEqual(['discard-1', 'discard-3']);
