@@ -1,6 +1,5 @@
 import { dumbo as createDumbo, type Dumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.js';
 import { wakeable } from '../core/wakeable.js';
 import { ConfigurationError, WaitTimeoutError } from '../core/errors.js';
 import { loadProjectors } from '../projector/loadProjectors.js';
@@ -11,6 +10,7 @@ import { readerLease, type ReaderLease } from '../postgres/readerLease.js';
 import { readLastPosition } from '../postgres/readLastPosition.js';
 import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
 import { openActiveSession, type ActiveSession } from './activeSession.js';
+import { runLeaseLoop } from './leaseLoop.js';
 import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
 import type { EngineRole, EngineStatus } from './status.js';
 
@@ -51,63 +51,6 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   const progressed = wakeable();
   const onProgress = (): void => progressed.wake();
 
-  const renewEveryMs = (options.leaseTimeoutSeconds * 1000) / 3;
-
-  const holdLease = async (current: ActiveSession, signal: AbortSignal): Promise<void> => {
-    let lastRenewed = Date.now();
-    while (!signal.aborted) {
-      await abortableSleep(renewEveryMs, signal);
-      if (signal.aborted) return;
-      const renewed = await lease!.tryAcquire().catch((error: unknown) => {
-        logger.warn(`reader lease renewal failed: ${error instanceof Error ? error.message : String(error)}`);
-        return undefined;
-      });
-      if (renewed === true) lastRenewed = Date.now();
-      if (renewed === false) return current.abort('reader lease taken by another host');
-      if (Date.now() - lastRenewed > options.leaseTimeoutSeconds * 1000) return current.abort('reader lease could not be renewed in time');
-    }
-  };
-
-  const runLeaseLoop = async (signal: AbortSignal): Promise<void> => {
-    let failures = 0;
-    while (!signal.aborted) {
-      const acquired = await lease!.tryAcquire().catch((error: unknown) => {
-        logger.warn(`reader lease check failed: ${error instanceof Error ? error.message : String(error)}`);
-        return false;
-      });
-      if (!acquired) {
-        role = 'standby';
-        await abortableSleep(renewEveryMs, signal);
-        continue;
-      }
-      try {
-        session = await openActiveSession({ options, projectors, db: db!, dumbo: dumbo!, wakeUps: wakeUps!, onProgress });
-      } catch (error) {
-        logger.error(`could not open reader session: ${error instanceof Error ? error.message : String(error)}`);
-        await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
-        continue;
-      }
-      role = 'active';
-      logger.info(`${options.hostId} is the active reader of group '${options.group}'`);
-      onProgress();
-      const current = session;
-      const sessionEnded = new AbortController();
-      const stop = (): void => current.abort('stopped');
-      signal.addEventListener('abort', stop, { once: true });
-      const renewing = holdLease(current, sessionEnded.signal);
-      const reason = await current.run();
-      sessionEnded.abort();
-      signal.removeEventListener('abort', stop);
-      await renewing;
-      await current.close();
-      session = undefined;
-      if (signal.aborted) return;
-      role = 'standby';
-      logger.warn(`reader session ended: ${reason}; starting a new one from stored checkpoints`);
-      await abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
-    }
-  };
-
   const waitFor = async (done: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     while (!(await done())) {
@@ -130,7 +73,20 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       lease = readerLease(dumbo, { group: options.group, hostId: options.hostId, timeoutSeconds: options.leaseTimeoutSeconds });
       role = 'standby';
       stopping = new AbortController();
-      loop = runLeaseLoop(stopping.signal);
+      const [connectedDb, connectedDumbo, listening] = [db, dumbo, wakeUps];
+      loop = runLeaseLoop({
+        name: `${options.hostId}, reader of group '${options.group}'`,
+        lease,
+        timeoutMs: options.leaseTimeoutSeconds * 1000,
+        logger,
+        signal: stopping.signal,
+        open: () => openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress }),
+        onSession: (current) => {
+          session = current;
+          role = current === undefined ? 'standby' : 'active';
+          onProgress();
+        },
+      });
     },
 
     async whenActive({ timeoutMs = 30_000 } = {}) {
