@@ -18,3 +18,8 @@ export { deadLetters, type DeadLetters } from './operations/deadLetters.js';
 export type { DeadLetterRow, DeadLetterFilter } from './postgres/listDeadLetters.js';
 export type { DeadLetterTarget } from './postgres/retryDeadLetters.js';
 export type { FailurePolicy } from './core/partitionScheduler.js';
+export { relay, tenantRegistryBucket, type Relay, type RelayStatus } from './jetstream/relay.js';
+export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.js';
+export { RelayHeaders } from './jetstream/relaySession.js';
+export { tenantToken, tenantOfToken } from './jetstream/tenantToken.js';
+export { tenantStreamNames } from './jetstream/streamNames.js';

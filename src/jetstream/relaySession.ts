@@ -1,0 +1,134 @@
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import type pg from 'pg';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
+import { DistributaryError, toErrorInfo } from '../core/errors.js';
+import { resolvePartitionKey } from '../core/partitionKey.js';
+import { BeforeFirstPosition, type Position } from '../core/position.js';
+import type { LeasedSession } from '../engine/leaseLoop.js';
+import { readCheckpoints } from '../postgres/readCheckpoints.js';
+import { readEventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
+import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
+import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
+import type { WakeUps } from '../postgres/wakeUps.js';
+import type { ResolvedRelayOptions } from './relayOptions.js';
+import type { TenantStreamNames } from './streamNames.js';
+import type { tenantStreams } from './tenantStreams.js';
+
+/** Headers every relayed message carries; `Nats-Msg-Id` is the global position. */
+export const RelayHeaders = {
+  globalPosition: 'Distributary-Global-Position',
+  transactionId: 'Distributary-Transaction-Id',
+  streamName: 'Distributary-Stream',
+  eventType: 'Distributary-Event-Type',
+  tenant: 'Distributary-Tenant',
+  messageId: 'Distributary-Message-Id',
+} as const;
+
+export type RelaySession = LeasedSession & { position(): Position; published(): number };
+
+const json = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/*
+ * One period holding the relay lease: read a batch after the checkpoint, publish every event to its
+ * tenant's stream asynchronously, wait for every ack, then move the checkpoint (compare-and-set).
+ * A batch whose publishing fails is published again after backoff; the stream drops the copies it
+ * already holds by `Nats-Msg-Id`, so the checkpoint never passes an event that is not stored.
+ */
+export const openRelaySession = async (context: {
+  options: ResolvedRelayOptions;
+  db: pg.Pool;
+  js: JetStreamClient;
+  streams: ReturnType<typeof tenantStreams>;
+  wakeUps: WakeUps;
+  onProgress: () => void;
+}): Promise<RelaySession> => {
+  const { options, db, js, streams, wakeUps } = context;
+  const processorId = `distributary:relay:${options.app}`;
+  const controller = new AbortController();
+  let abortReason = 'stopped';
+  let position = (await readCheckpoints(db, processorId, 1)).get('emt:default') ?? null;
+  let published = 0;
+
+  type Routed = { item: PositionedEvent; tenant: string; names: TenantStreamNames };
+
+  /** Resolves every event's tenant and makes sure its stream exists, so that publishing never waits in between. */
+  const route = async (items: PositionedEvent[]): Promise<Routed[]> => {
+    const routed: Routed[] = [];
+    for (const item of items) {
+      const key = resolvePartitionKey(options.partitionBy, item.event);
+      if (!key.ok) {
+        options.logger.warn(`relay: event at ${item.position.global} not published: ${key.error.message}`);
+        await recordDeadLetter(db, { processorId, partition: null, item, error: toErrorInfo(key.error), attempts: 1, policy: 'skip' });
+        continue;
+      }
+      routed.push({ item, tenant: key.key, names: await streams.ensure(key.key) });
+    }
+    return routed;
+  };
+
+  const publish = ({ item, tenant, names }: Routed): Promise<PubAck> => {
+    const { event } = item;
+    const h = headers();
+    h.set(RelayHeaders.globalPosition, item.position.global.toString());
+    h.set(RelayHeaders.transactionId, item.position.tx.toString());
+    h.set(RelayHeaders.streamName, String(event.metadata.streamName));
+    h.set(RelayHeaders.eventType, event.type);
+    h.set(RelayHeaders.tenant, tenant);
+    h.set(RelayHeaders.messageId, String(event.metadata.messageId));
+    return js.publish(names.subject(event.type), json({ type: event.type, data: event.data, metadata: event.metadata }), {
+      msgID: item.position.global.toString(),
+      headers: h,
+    });
+  };
+
+  const publishBatch = async (items: PositionedEvent[]): Promise<void> => {
+    for (let attempt = 1; !controller.signal.aborted; attempt++) {
+      try {
+        // Published in delivery order on one connection, acks awaited together.
+        const acks = await Promise.all((await route(items)).map(publish));
+        published += acks.filter((ack) => !ack.duplicate).length;
+        return;
+      } catch (error) {
+        options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${toErrorInfo(error).message}`);
+        await abortableSleep(backoffDelay(DefaultBackoff, attempt), controller.signal);
+      }
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      const generation = wakeUps.generation();
+      const batch = await readEventBatch(db, position ?? BeforeFirstPosition, options.batchSize);
+      if (batch.events.length > 0) {
+        await publishBatch(batch.events);
+        if (controller.signal.aborted) return;
+        const stored = await storeCheckpoint(db, { processorId, partition: 'emt:default', version: 1, instanceId: options.hostId, expected: position, next: batch.last });
+        if (!stored.ok) throw new DistributaryError(`another relay moved the relay checkpoint (${stored.reason})`);
+        position = batch.last;
+        context.onProgress();
+      }
+      if (batch.heldBack) await abortableSleep(10, controller.signal);
+      else if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+    }
+  };
+
+  return {
+    async run() {
+      await loop().catch((error: unknown) => {
+        abortReason = toErrorInfo(error).message;
+        controller.abort();
+      });
+      return abortReason;
+    },
+    abort(reason) {
+      if (controller.signal.aborted) return;
+      abortReason = reason;
+      controller.abort();
+    },
+    close: () => Promise.resolve(),
+    position: () => position ?? BeforeFirstPosition,
+    published: () => published,
+  };
+};

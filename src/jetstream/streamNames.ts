@@ -1,0 +1,22 @@
+import { ConfigurationError } from '../core/errors.js';
+import { subjectToken, tenantToken } from './tenantToken.js';
+
+export type TenantStreamNames = { token: string; stream: string; subjects: string; subject(eventType: string): string };
+
+/** Validates the application token that starts every subject and stream name. */
+export const checkApp = (app: unknown): string => {
+  if (typeof app !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(app))
+    throw new ConfigurationError(`relay: options.app must be 1-32 lowercase letters, digits or '-', starting with a letter, got ${JSON.stringify(app)}`);
+  return app;
+};
+
+/** Stream `{APP}_TENANT_{token}` capturing `{app}.tenants.{token}.>`, one per tenant. */
+export const tenantStreamNames = (app: string, tenant: string): TenantStreamNames => {
+  const token = tenantToken(tenant);
+  return {
+    token,
+    stream: `${app.toUpperCase().replaceAll('-', '_')}_TENANT_${token}`,
+    subjects: `${app}.tenants.${token}.>`,
+    subject: (eventType) => `${app}.tenants.${token}.${subjectToken(eventType)}`,
+  };
+};
