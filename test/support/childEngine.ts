@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('./engineProcess.ts', import.meta.url));
-
 export type ChildEngine = { process: ChildProcess; active: Promise<void>; exited: Promise<number | null> };
 
-/** Starts an engine in a child process; `active` resolves when it holds the reader lease. */
-export const startChildEngine = (connectionString: string, projectors: URL, options: { group?: string; leaseMs?: number } = {}): ChildEngine => {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, connectionString, projectors.href, options.group ?? 'default', String(options.leaseMs ?? 2000)], {
+/** Starts a support script in a child process; `active` resolves when it prints `active` (it holds its lease). */
+const startChild = (script: string, args: string[]): ChildEngine => {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const active = new Promise<void>((resolve, reject) => {
@@ -20,3 +18,11 @@ export const startChildEngine = (connectionString: string, projectors: URL, opti
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { process: child, active, exited };
 };
+
+/** An engine in a child process, reading with the given lease group. */
+export const startChildEngine = (connectionString: string, projectors: URL, options: { group?: string; leaseMs?: number } = {}): ChildEngine =>
+  startChild('./engineProcess.ts', [connectionString, projectors.href, options.group ?? 'default', String(options.leaseMs ?? 2000)]);
+
+/** A relay in a child process. */
+export const startChildRelay = (connectionString: string, natsUrl: string, options: { app?: string; leaseMs?: number } = {}): ChildEngine =>
+  startChild('./relayProcess.ts', [connectionString, natsUrl, options.app ?? 'shop', String(options.leaseMs ?? 2000)]);

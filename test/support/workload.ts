@@ -2,7 +2,15 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import type { ItemAdded } from './projections/ledger.js';
 
-export type AppendOptions = { tenants: number; carts: number; events: number; seed?: number; tenantName?: (i: number) => string };
+export type AppendOptions = {
+  tenants: number;
+  carts: number;
+  events: number;
+  seed?: number;
+  tenantName?: (i: number) => string;
+  /** Appends running at once; a cart's appends always stay in one lane, in order. @default 1 */
+  parallel?: number;
+};
 
 /** Appends ItemAdded events over tenants and carts (uneven: tenant i gets weight i+1), a few per append. */
 export const appendLedgerEvents = async (connectionString: string, options: AppendOptions): Promise<void> => {
@@ -11,6 +19,7 @@ export const appendLedgerEvents = async (connectionString: string, options: Appe
   let seed = options.seed ?? 1;
   const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const totalWeight = (options.tenants * (options.tenants + 1)) / 2;
+  const lanes: { stream: string; events: ItemAdded[] }[][] = Array.from({ length: options.parallel ?? 1 }, () => []);
   try {
     let appended = 0;
     while (appended < options.events) {
@@ -24,9 +33,14 @@ export const appendLedgerEvents = async (connectionString: string, options: Appe
         data: { cartId: `cart-${cart}`, amount: 1 + Math.floor(random() * 100) },
         metadata: { tenant: name(tenant) },
       }));
-      await store.appendToStream(`cart-${name(tenant)}-${cart}`, events);
+      lanes[(tenant * options.carts + cart) % lanes.length]!.push({ stream: `cart-${name(tenant)}-${cart}`, events });
       appended += count;
     }
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const append of lane) await store.appendToStream(append.stream, append.events);
+      }),
+    );
   } finally {
     await store.close();
   }

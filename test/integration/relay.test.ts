@@ -1,0 +1,118 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetters, relay, silentLogger, tenantRegistryBucket, tenantStreamNames } from '../../src/index.js';
+import { startChildRelay } from '../support/childEngine.js';
+import { useTestDatabase } from '../support/database.js';
+import { connectNats, natsUrl, readTenantStream, uniqueApp } from '../support/nats.js';
+import { waitUntil } from '../support/waitUntil.js';
+import { appendLedgerEvents } from '../support/workload.js';
+
+describe('relay', () => {
+  const database = useTestDatabase();
+  let nc: NatsConnection;
+  beforeAll(async () => (nc = await connectNats()));
+  afterAll(async () => nc.close());
+
+  /** Every tenant's events in delivery order, as the relay must have stored them. */
+  const expectedByTenant = async (): Promise<Map<string, bigint[]>> => {
+    const { rows } = await database.db.query<{ tenant: string; position: string }>(
+      `SELECT message_metadata->>'tenant' AS tenant, global_position::text AS position FROM emt_messages
+        WHERE jsonb_typeof(message_metadata->'tenant') = 'string' ORDER BY transaction_id, global_position`,
+    );
+    const byTenant = new Map<string, bigint[]>();
+    for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), BigInt(row.position)]);
+    return byTenant;
+  };
+
+  const expectStreamsToHoldExactly = async (app: string): Promise<number> => {
+    const expected = await expectedByTenant();
+    let total = 0;
+    for (const [tenant, positions] of expected) {
+      const stored = await readTenantStream(nc, tenantStreamNames(app, tenant).stream);
+      expect(stored.map((m) => m.position), tenant).toEqual(positions);
+      expect(new Set(stored.map((m) => m.tenant))).toEqual(new Set([tenant]));
+      total += stored.length;
+    }
+    return total;
+  };
+
+  it('puts 50,000 events of 200 tenants into one stream per tenant, each in delivery order, and registers every tenant', async () => {
+    const app = uniqueApp();
+    await appendLedgerEvents(database.connectionString, { tenants: 200, carts: 400, events: 50_000, seed: 51, parallel: 8 });
+    const running = relay({ connectionString: database.connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    await running.start();
+    try {
+      await running.whenCaughtUp({ timeoutMs: 180_000 });
+      expect(running.status().published).toBe(50_000);
+    } finally {
+      await running.stop();
+    }
+    expect(await expectStreamsToHoldExactly(app)).toBe(50_000);
+    const registry = await new Kvm(nc).open(tenantRegistryBucket(app));
+    const keys = [];
+    for await (const key of await registry.keys()) keys.push(key);
+    expect(keys.sort()).toEqual([...(await expectedByTenant()).keys()].map((tenant) => tenantStreamNames(app, tenant).token).sort());
+    expect(keys.length).toBeGreaterThan(150);
+    const stream = tenantStreamNames(app, 'tenant-7');
+    expect(await (await registry.get(stream.token))?.json()).toMatchObject({ tenant: 'tenant-7', stream: stream.stream });
+    const subjects = (await (await jetstreamManager(nc)).streams.info(stream.stream)).config.subjects;
+    expect(subjects).toEqual([`${app}.tenants.tenant-7.>`]);
+  });
+
+  it('neither duplicates nor skips when the active relay is killed mid-run and a standby takes over', async () => {
+    const app = uniqueApp();
+    const appending = appendLedgerEvents(database.connectionString, { tenants: 50, carts: 100, events: 10_000, seed: 52, parallel: 4, tenantName: (i) => `kill-${i}` });
+    const first = startChildRelay(database.connectionString, natsUrl(), { app, leaseMs: 2000 });
+    await first.active;
+    const standby = relay({ connectionString: database.connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger, lease: { timeoutMs: 2000 } });
+    await standby.start();
+    try {
+      await waitUntil('the first relay has published some events', async () => {
+        const { rows } = await database.db.query("SELECT 1 FROM emt_processors WHERE processor_id = $1 AND last_processed_checkpoint::bigint > 2000", [`distributary:relay:${app}`]);
+        return rows.length === 1;
+      }, 60_000, 20);
+      expect(standby.status().role).toBe('standby');
+      first.process.kill('SIGKILL');
+      await first.exited;
+      const killedAt = Date.now();
+      await standby.whenActive({ timeoutMs: 10_000 });
+      expect(Date.now() - killedAt).toBeLessThan(2000 + 2000);
+      await appending;
+      await standby.whenCaughtUp({ timeoutMs: 120_000 });
+    } finally {
+      await standby.stop();
+    }
+    const relayed = await expectStreamsToHoldExactly(app);
+    expect(relayed).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('records events without a usable tenant instead of publishing them, and keeps going', async () => {
+    const app = uniqueApp();
+    const store = getPostgreSQLEventStore(database.connectionString);
+    await store.appendToStream('bad-relay', [
+      { type: 'ItemAdded', data: { cartId: 'none', amount: 1 }, metadata: {} },
+      { type: 'ItemAdded', data: { cartId: 'number', amount: 1 }, metadata: { tenant: 7 } },
+      { type: 'ItemAdded', data: { cartId: 'fine', amount: 1 }, metadata: { tenant: 'after.bad / ones' } },
+    ]);
+    await store.close();
+    const running = relay({ connectionString: database.connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    await running.start();
+    try {
+      await running.whenCaughtUp({ timeoutMs: 120_000 });
+    } finally {
+      await running.stop();
+    }
+    const operations = deadLetters({ connectionString: database.connectionString });
+    const letters = await operations.list({ processorId: `distributary:relay:${app}` });
+    await operations.close();
+    expect(letters.map((l) => l.errorMessage)).toEqual([
+      'partitionBy returned undefined: the event has no partition key',
+      'partitionBy must return a string, got number 7',
+    ]);
+    const stored = await readTenantStream(nc, tenantStreamNames(app, 'after.bad / ones').stream);
+    expect(stored.map((m) => m.tenant)).toEqual(['after.bad / ones']);
+  });
+});
