@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { projectionEngine } from '../engine/projectionEngine.js';
+import { relay } from '../jetstream/relay.js';
 import { stderrLogger } from '../core/logger.js';
 import { discardDeadLetter } from '../postgres/discardDeadLetter.js';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.js';
@@ -15,6 +16,9 @@ const usage = `distributary — partitioned projectors for Emmett event stores
 Usage:
   distributary run --projectors <module> [--group <name>] [--database-url <url>]
       Run the engine for the projectors the module exports until SIGINT/SIGTERM.
+  distributary relay --app <name> [--nats <url>] [--database-url <url>]
+      Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
+      The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
   distributary status [--projector <id>] [--database-url <url>]
       Checkpoint, owner and last update per (projector, partition), and who holds the reader lease.
   distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
@@ -32,6 +36,8 @@ const { positionals, values } = parseArgs({
   options: {
     'database-url': { type: 'string' },
     projectors: { type: 'string' },
+    app: { type: 'string' },
+    nats: { type: 'string' },
     projector: { type: 'string' },
     partition: { type: 'string' },
     group: { type: 'string' },
@@ -69,6 +75,19 @@ const run = async (): Promise<void> => {
   });
   await engine.start();
   const shutdown = (): void => void engine.stop().then(() => process.exit(0));
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+};
+
+const runRelay = async (): Promise<void> => {
+  const running = relay({
+    connectionString: connectionString(),
+    nats: { servers: values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+    app: values.app ?? fail('relay needs --app <name>'),
+    logger: stderrLogger(values.verbose ?? true),
+  });
+  await running.start();
+  const shutdown = (): void => void running.stop().then(() => process.exit(0));
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 };
@@ -128,7 +147,7 @@ const deadLetters = (): Promise<void> => {
   return withDatabase(command);
 };
 
-const commands: Record<string, () => Promise<void>> = { run, status, 'dead-letters': deadLetters };
+const commands: Record<string, () => Promise<void>> = { run, relay: runRelay, status, 'dead-letters': deadLetters };
 
 if (values.help === true || positionals[0] === undefined) {
   process.stdout.write(usage);

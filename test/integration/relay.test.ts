@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -87,6 +89,20 @@ describe('relay', () => {
     }
     const relayed = await expectStreamsToHoldExactly(app);
     expect(relayed).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('runs from the command line until it is told to stop', async () => {
+    const app = uniqueApp();
+    await appendLedgerEvents(database.connectionString, { tenants: 3, carts: 3, events: 30, seed: 53, tenantName: (i) => `cli-${i}` });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'relay', '--app', app,
+      '--nats', natsUrl(), '--database-url', database.connectionString], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const jsm = await jetstreamManager(nc);
+    const stream = tenantStreamNames(app, 'cli-2').stream;
+    const expected = (await expectedByTenant()).get('cli-2')!.length;
+    await waitUntil('the relay has filled cli-2', async () => (await jsm.streams.info(stream).catch(() => undefined))?.state.messages === expected, 60_000, 100);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('records events without a usable tenant instead of publishing them, and keeps going', async () => {
