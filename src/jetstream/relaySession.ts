@@ -8,7 +8,7 @@ import { resolvePartitionKey } from '../core/partitionKey.js';
 import { BeforeFirstPosition, type Position } from '../core/position.js';
 import type { LeasedSession } from '../engine/leaseLoop.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
-import { readEventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
+import { readEventBatch, type EventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
@@ -55,17 +55,19 @@ export const openRelaySession = async (context: {
 
   /** Resolves every event's tenant and makes sure its stream exists, so that publishing never waits in between. */
   const route = async (items: PositionedEvent[]): Promise<Routed[]> => {
-    const routed: Routed[] = [];
+    const keyed: { item: PositionedEvent; tenant: string }[] = [];
     for (const item of items) {
       const key = resolvePartitionKey(options.partitionBy, item.event);
-      if (!key.ok) {
-        options.logger.warn(`relay: event at ${item.position.global} not published: ${key.error.message}`);
-        await recordDeadLetter(db, { processorId, partition: null, item, error: toErrorInfo(key.error), attempts: 1, policy: 'skip' });
+      if (key.ok) {
+        keyed.push({ item, tenant: key.key });
         continue;
       }
-      routed.push({ item, tenant: key.key, names: await streams.ensure(key.key) });
+      options.logger.warn(`relay: event at ${item.position.global} not published: ${key.error.message}`);
+      await recordDeadLetter(db, { processorId, partition: null, item, error: toErrorInfo(key.error), attempts: 1, policy: 'skip' });
     }
-    return routed;
+    const tenants = [...new Set(keyed.map((k) => k.tenant))];
+    const names = new Map(await Promise.all(tenants.map(async (tenant) => [tenant, await streams.ensure(tenant)] as const)));
+    return keyed.map(({ item, tenant }) => ({ item, tenant, names: names.get(tenant) as TenantStreamNames }));
   };
 
   const publish = ({ item, tenant, names }: Routed): Promise<PubAck> => {
@@ -98,9 +100,18 @@ export const openRelaySession = async (context: {
   };
 
   const loop = async (): Promise<void> => {
+    // While a full batch is published, the next one is already being read.
+    type Read = { generation: number; batch: Promise<EventBatch> };
+    const read = (after: Position): Read => {
+      const next = { generation: wakeUps.generation(), batch: readEventBatch(db, after, options.batchSize) };
+      next.batch.catch(() => undefined);
+      return next;
+    };
+    let prefetched: Read | undefined;
     while (!controller.signal.aborted) {
-      const generation = wakeUps.generation();
-      const batch = await readEventBatch(db, position ?? BeforeFirstPosition, options.batchSize);
+      const current = prefetched ?? read(position ?? BeforeFirstPosition);
+      const batch = await current.batch;
+      prefetched = batch.more ? read(batch.last) : undefined;
       if (batch.events.length > 0) {
         await publishBatch(batch.events);
         if (controller.signal.aborted) return;
@@ -110,7 +121,7 @@ export const openRelaySession = async (context: {
         context.onProgress();
       }
       if (batch.heldBack) await abortableSleep(10, controller.signal);
-      else if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+      else if (!batch.more) await wakeUps.wait(current.generation, options.idlePollMs, controller.signal);
     }
   };
 

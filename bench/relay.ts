@@ -1,0 +1,74 @@
+// The relay against the ceiling: the same messages published straight from Node to the same
+// nats-server, then moved by the relay from PostgreSQL, across the same number of tenant streams.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, nanos } from '@nats-io/transport-node';
+import { relay, silentLogger, tenantStreamNames } from 'distributary';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import { startLocalNats } from '../test/support/localNats.js';
+import { benchServer } from './benchDatabase.js';
+
+const events = Number(process.env.BENCH_EVENTS ?? 100_000);
+const tenants = Number(process.env.BENCH_TENANTS ?? 1000);
+const batch = 1000;
+const log = (line: string): boolean => process.stdout.write(`${line}\n`);
+const tenantOf = (i: number): string => `tenant-${i % tenants}`;
+
+const server = await benchServer();
+const nats = process.env.NATS_URL === undefined ? await startLocalNats() : undefined;
+const servers = process.env.NATS_URL ?? nats!.url;
+try {
+  const connectionString = await server.createDatabase('bench_relay');
+  const store = getPostgreSQLEventStore(connectionString);
+  await store.schema.migrate();
+  const appendStarted = Date.now();
+  for (let i = 0; i < events; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, events - i) / 10 }, (_, lane) =>
+        store.appendToStream(`cart-${i + lane}`, Array.from({ length: 10 }, (_, k) => ({
+          type: 'ItemAdded',
+          data: { cartId: `cart-${i + lane}`, amount: k },
+          metadata: { tenant: tenantOf(i + lane * 10 + k) },
+        }))),
+      ),
+    );
+  }
+  await store.close();
+  log(`appended ${events} events for ${tenants} tenants in ${((Date.now() - appendStarted) / 1000).toFixed(1)} s`);
+
+  // (a) the ceiling: same subjects, headers and payload sizes, published async in batches of 1000, acks awaited per batch.
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  for (let t = 0; t < tenants; t++) {
+    const names = tenantStreamNames('ceiling', tenantOf(t));
+    await jsm.streams.add({ name: names.stream, subjects: [names.subjects], duplicate_window: nanos(120_000) });
+  }
+  const payload = JSON.stringify({ type: 'ItemAdded', data: { cartId: 'cart-000000', amount: 5 }, metadata: { tenant: 'tenant-000', streamName: 'cart-000000', messageId: '00000000-0000-0000-0000-000000000000', streamPosition: '10', globalPosition: '100000' } });
+  const ceilingStarted = Date.now();
+  for (let i = 0; i < events; i += batch) {
+    const acks = [];
+    for (let k = i; k < Math.min(events, i + batch); k++) {
+      const h = headers();
+      h.set('Distributary-Global-Position', String(k));
+      h.set('Distributary-Tenant', tenantOf(k));
+      acks.push(js.publish(tenantStreamNames('ceiling', tenantOf(k)).subject('ItemAdded'), payload, { msgID: String(k), headers: h }));
+    }
+    await Promise.all(acks);
+  }
+  const ceilingRate = events / ((Date.now() - ceilingStarted) / 1000);
+  log(`(a) raw async publish: ${ceilingRate.toFixed(0)} msgs/s`);
+  await nc.close();
+
+  // (b) the relay: reads PostgreSQL in delivery order, creates the tenant streams, publishes, waits for acks, checkpoints.
+  const running = relay({ connectionString, nats: { servers }, app: 'bench', logger: silentLogger, batchSize: batch });
+  const relayStarted = Date.now();
+  await running.start();
+  await running.whenCaughtUp({ timeoutMs: 3_600_000 });
+  const relayRate = events / ((Date.now() - relayStarted) / 1000);
+  await running.stop();
+  log(`(b) relay from PostgreSQL across ${tenants} tenant streams (creating them): ${relayRate.toFixed(0)} events/s`);
+  log(`ratio relay / ceiling: ${(relayRate / ceilingRate).toFixed(2)} (target >= 0.5)`);
+} finally {
+  await nats?.stop();
+  await server.close();
+}
