@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetters, relay, silentLogger, tenantRegistryBucket, tenantStreamNames } from '../../src/index.js';
 import { startChildRelay } from '../support/childEngine.js';
 import { useTestDatabase } from '../support/database.js';
+import { startLocalNats } from '../support/localNats.js';
 import { connectNats, natsUrl, readTenantStream, uniqueApp } from '../support/nats.js';
 import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents } from '../support/workload.js';
@@ -29,11 +30,12 @@ describe('relay', () => {
     return byTenant;
   };
 
-  const expectStreamsToHoldExactly = async (app: string): Promise<number> => {
+  const expectStreamsToHoldExactly = async (app: string, connection = nc, only: (tenant: string) => boolean = () => true): Promise<number> => {
     const expected = await expectedByTenant();
     let total = 0;
     for (const [tenant, positions] of expected) {
-      const stored = await readTenantStream(nc, tenantStreamNames(app, tenant).stream);
+      if (!only(tenant)) continue;
+      const stored = await readTenantStream(connection, tenantStreamNames(app, tenant).stream);
       expect(stored.map((m) => m.position), tenant).toEqual(positions);
       expect(new Set(stored.map((m) => m.tenant))).toEqual(new Set([tenant]));
       total += stored.length;
@@ -89,6 +91,26 @@ describe('relay', () => {
     }
     const relayed = await expectStreamsToHoldExactly(app);
     expect(relayed).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('loses nothing when nats-server restarts in the middle of a run', async () => {
+    const app = uniqueApp();
+    const ownNats = await startLocalNats();
+    const ownConnection = await connect({ servers: ownNats.url });
+    await appendLedgerEvents(database.connectionString, { tenants: 40, carts: 80, events: 20_000, seed: 54, parallel: 4, tenantName: (i) => `nats-${i}` });
+    const running = relay({ connectionString: database.connectionString, nats: { servers: ownNats.url }, app, logger: silentLogger, batchSize: 200 });
+    await running.start();
+    try {
+      await waitUntil('a tenth is relayed', () => running.status().published > 2000, 60_000, 10);
+      expect(running.status().published).toBeLessThan(20_000);
+      await ownNats.restart();
+      await running.whenCaughtUp({ timeoutMs: 120_000 });
+    } finally {
+      await running.stop();
+    }
+    await expectStreamsToHoldExactly(app, ownConnection, (tenant) => tenant.startsWith('nats-'));
+    await ownConnection.close();
+    await ownNats.stop();
   });
 
   it('runs from the command line until it is told to stop', async () => {

@@ -15,17 +15,35 @@ export const natsServerAvailable = (): boolean => {
   }
 };
 
+export type LocalNats = LocalServer & {
+  /** Stops the server and starts it again on the same port and store, as a restart would. */
+  restart(downMs?: number): Promise<void>;
+};
+
 /** Starts `nats-server -js` on a free port with its store in a temp dir. */
-export const startLocalNats = async (): Promise<LocalServer> => {
+export const startLocalNats = async (): Promise<LocalNats> => {
   const dir = mkdtempSync(join(tmpdir(), 'distributary-nats-'));
   const port = await freePort();
-  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' });
-  await waitForPort(port, 15_000);
+  const launch = async () => {
+    const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    await waitForPort(port, 15_000);
+    return { server, exited };
+  };
+  let current = await launch();
+  const halt = async (): Promise<void> => {
+    current.server.kill('SIGTERM');
+    await current.exited;
+  };
   return {
     url: `nats://127.0.0.1:${port}`,
+    async restart(downMs = 1000) {
+      await halt();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      current = await launch();
+    },
     async stop() {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
