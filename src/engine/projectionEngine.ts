@@ -1,7 +1,8 @@
 import { dumbo as createDumbo, type Dumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
+import { waitFor } from '../core/waitFor.js';
 import { wakeable } from '../core/wakeable.js';
-import { ConfigurationError, WaitTimeoutError } from '../core/errors.js';
+import { ConfigurationError } from '../core/errors.js';
 import { loadProjectors } from '../projector/loadProjectors.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { initProjection } from '../postgres/initProjection.js';
@@ -51,14 +52,6 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   const progressed = wakeable();
   const onProgress = (): void => progressed.wake();
 
-  const waitFor = async (done: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new WaitTimeoutError(describe());
-      await progressed.wait(Math.min(left, 250));
-    }
-  };
 
   const engine: ProjectionEngine = {
     async start() {
@@ -90,13 +83,14 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     },
 
     async whenActive({ timeoutMs = 30_000 } = {}) {
-      await waitFor(() => role === 'active', timeoutMs, () => `${options.hostId} did not become the active reader within ${timeoutMs} ms (role: ${role})`);
+      await waitFor(progressed, () => role === 'active', timeoutMs, () => `${options.hostId} did not become the active reader within ${timeoutMs} ms (role: ${role})`);
     },
 
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
       if (role === 'stopped' || db === undefined) throw new ConfigurationError('projectionEngine: whenCaughtUp() needs a started engine');
       const target = await readLastPosition(db);
       await waitFor(
+        progressed,
         () => session?.isCaughtUpTo(target) === true,
         timeoutMs,
         () => {

@@ -3,8 +3,9 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dumbo as createDumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
-import { ConfigurationError, WaitTimeoutError } from '../core/errors.js';
+import { ConfigurationError } from '../core/errors.js';
 import { comparePositions } from '../core/position.js';
+import { waitFor } from '../core/waitFor.js';
 import { wakeable } from '../core/wakeable.js';
 import { runLeaseLoop } from '../engine/leaseLoop.js';
 import { migrate } from '../postgres/migrate.js';
@@ -45,14 +46,6 @@ export const relay = (userOptions: RelayOptions): Relay => {
   let published = 0;
   const progressed = wakeable();
 
-  const waitFor = async (done: () => boolean, timeoutMs: number, what: () => string): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new WaitTimeoutError(what());
-      await progressed.wait(Math.min(left, 250));
-    }
-  };
 
   return {
     async start() {
@@ -89,13 +82,14 @@ export const relay = (userOptions: RelayOptions): Relay => {
     },
 
     async whenActive({ timeoutMs = 30_000 } = {}) {
-      await waitFor(() => role === 'active', timeoutMs, () => `relay ${options.hostId} did not become active within ${timeoutMs} ms`);
+      await waitFor(progressed, () => role === 'active', timeoutMs, () => `relay ${options.hostId} did not become active within ${timeoutMs} ms`);
     },
 
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
       if (db === undefined) throw new ConfigurationError('relay: whenCaughtUp() needs a started relay');
       const target = await readLastPosition(db);
       await waitFor(
+        progressed,
         () => session !== undefined && comparePositions(session.position(), target) >= 0,
         timeoutMs,
         () => `relay not caught up to position ${target.global} within ${timeoutMs} ms (at ${String(session?.position().global ?? 'none')})`,
