@@ -33,6 +33,8 @@ export type ActiveSession = {
   /** True when every projector has committed everything up to `position`. */
   isCaughtUpTo(position: Position): boolean;
   status(): ProjectorStatus[];
+  /** The projectors of this session, for transports that deliver events themselves. */
+  runtimes(): ProjectorRuntime[];
   /** Partitions that take no events this session, and why. */
   stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
   close(): Promise<void>;
@@ -53,6 +55,8 @@ export const openActiveSession = async (context: {
   dumbo: Dumbo;
   wakeUps: WakeUps;
   onProgress: () => void;
+  /** Stop reading the store once this position is read (a stream transport takes over from there). */
+  readUntil?: Position;
 }): Promise<ActiveSession> => {
   const { options, db, wakeUps } = context;
   const controller = new AbortController();
@@ -121,7 +125,9 @@ export const openActiveSession = async (context: {
 
   const readLoop = async (): Promise<void> => {
     let heldBack = 0;
+    const { readUntil } = context;
     while (!controller.signal.aborted) {
+      if (readUntil !== undefined && comparePositions(position, readUntil) >= 0) return;
       if (buffered() >= options.maxPendingEvents) {
         await committed.wait(options.idlePollMs, controller.signal);
         continue;
@@ -181,6 +187,7 @@ export const openActiveSession = async (context: {
     readerPosition: () => position,
     isCaughtUpTo: (target) => comparePositions(position, target) >= 0 && marks.every((mark) => mark.runtime.isCaughtUpTo(target)),
     status: () => marks.map((mark) => mark.runtime.status()),
+    runtimes: () => marks.map((mark) => mark.runtime),
     stopped: () =>
       marks.flatMap((mark) => [...mark.runtime.stopped()].map(([partition, state]) => ({ processorId: mark.runtime.projector.processorId, partition, state }))),
     async close() {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.js';
 import { stderrLogger, type Logger } from '../core/logger.js';
+import { checkApp } from '../jetstream/streamNames.js';
 
 export type ProjectionEngineOptions = {
   /** PostgreSQL connection string of the Emmett event store; read models live in the same database. */
@@ -26,6 +27,12 @@ export type ProjectionEngineOptions = {
     /** How often the reader's low-water mark is stored. @default 1000 */
     markIntervalMs?: number;
   };
+  /**
+   * Where events come from. `in-process` reads the store. `jetstream` consumes the per-tenant streams a
+   * `relay` of the same `app` fills, after backfilling from the store what the streams do not hold.
+   * @default { type: 'in-process' }
+   */
+  transport?: { type: 'in-process' } | { type: 'jetstream'; servers: string | string[]; app: string };
   /** Creates Emmett's schema and distributary's tables when missing. @default true */
   migrate?: boolean;
   /** @default warnings and errors to stderr */
@@ -44,6 +51,7 @@ export type ResolvedEngineOptions = {
   markIntervalMs: number;
   migrate: boolean;
   logger: Logger;
+  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string };
 };
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
@@ -70,6 +78,10 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 100_000),
     markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
     migrate: options.migrate ?? true,
+    transport:
+      options.transport?.type === 'jetstream'
+        ? { type: 'jetstream', servers: [options.transport.servers].flat(), app: checkApp(options.transport.app) }
+        : { type: 'in-process' },
     logger: options.logger ?? stderrLogger(),
   };
 };

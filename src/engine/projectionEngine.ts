@@ -12,6 +12,26 @@ import { readLastPosition } from '../postgres/readLastPosition.js';
 import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
 import { openActiveSession, type ActiveSession } from './activeSession.js';
 import { runLeaseLoop } from './leaseLoop.js';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { WaitTimeoutError } from '../core/errors.js';
+import { jetstreamSession, type JetStreamSession } from '../jetstream/jetstreamSession.js';
+import { tenantRegistryBucket } from '../jetstream/relay.js';
+import { relayProcessorId } from '../jetstream/relaySession.js';
+import { readCheckpoints } from '../postgres/readCheckpoints.js';
+
+/** Waits until the relay of `app` has published everything up to `target`. */
+const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const relayed = (await readCheckpoints(db, relayProcessorId(app), 1)).get('emt:default');
+    if (relayed !== undefined && comparePositions(relayed, target) >= 0) return;
+    if (Date.now() > deadline) throw new WaitTimeoutError(`the relay of '${app}' did not reach position ${target.global} within ${timeoutMs} ms`);
+    await abortableSleep(100);
+  }
+};
 import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
 import type { EngineRole, EngineStatus } from './status.js';
 
@@ -46,7 +66,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   let dumbo: Dumbo | undefined;
   let wakeUps: WakeUps | undefined;
   let lease: ReaderLease | undefined;
-  let session: ActiveSession | undefined;
+  let session: ActiveSession | JetStreamSession | undefined;
+  let nc: NatsConnection | undefined;
+  let registry: KV | undefined;
   let loop: Promise<void> | undefined;
   let stopping: AbortController | undefined;
   const progressed = wakeable();
@@ -67,13 +89,26 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       role = 'standby';
       stopping = new AbortController();
       const [connectedDb, connectedDumbo, listening] = [db, dumbo, wakeUps];
+      const { transport } = options;
+      if (transport.type === 'jetstream') {
+        nc = await connect({ servers: transport.servers, maxReconnectAttempts: -1, name: `distributary-${options.hostId}` });
+        registry = await new Kvm(nc).create(tenantRegistryBucket(transport.app), { history: 1 });
+      }
+      const [streams, tenants] = [nc, registry];
+      const open = async (): Promise<ActiveSession | JetStreamSession> => {
+        if (transport.type === 'in-process' || streams === undefined || tenants === undefined)
+          return openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress });
+        const relayedThrough = (await readCheckpoints(connectedDb, relayProcessorId(transport.app), 1)).get('emt:default') ?? BeforeFirstPosition;
+        const active = await openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress, readUntil: relayedThrough });
+        return jetstreamSession(active, { relayedThrough, nc: streams, registry: tenants, logger });
+      };
       loop = runLeaseLoop({
         name: `${options.hostId}, reader of group '${options.group}'`,
         lease,
         timeoutMs: options.leaseTimeoutSeconds * 1000,
         logger,
         signal: stopping.signal,
-        open: () => openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress }),
+        open,
         onSession: (current) => {
           session = current;
           role = current === undefined ? 'standby' : 'active';
@@ -89,6 +124,20 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
       if (role === 'stopped' || db === undefined) throw new ConfigurationError('projectionEngine: whenCaughtUp() needs a started engine');
       const target = await readLastPosition(db);
+      if (options.transport.type === 'jetstream' && registry !== undefined) {
+        const deadline = Date.now() + timeoutMs;
+        await waitForRelay(db, options.transport.app, target, timeoutMs);
+        const since = Date.now();
+        const tokens: string[] = [];
+        for await (const key of await registry.keys()) tokens.push(key);
+        await waitFor(
+          progressed,
+          () => session !== undefined && 'drainedSince' in session && session.drainedSince(since, tokens),
+          Math.max(0, deadline - Date.now()),
+          () => `the tenant streams were not drained within ${timeoutMs} ms`,
+        );
+        return { stopped: session?.stopped() ?? [] };
+      }
       await waitFor(
         progressed,
         () => session?.isCaughtUpTo(target) === true,
@@ -115,6 +164,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       await loop;
       await lease?.release().catch((error: unknown) => logger.warn(`could not release reader lease: ${error instanceof Error ? error.message : String(error)}`));
       await wakeUps?.close();
+      await nc?.drain().catch(() => undefined);
       await dumbo?.close();
       await db?.end();
       role = 'stopped';

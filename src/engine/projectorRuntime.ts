@@ -34,6 +34,11 @@ export type ProjectorRuntime = {
   readonly tracker: ProgressTracker;
   /** Routes one read batch that follows `after`: each handled event to its partition's thread, bad keys to dead letters. */
   route(events: readonly PositionedEvent[], after: Position): Promise<void>;
+  /**
+   * Sends one partition's events from another transport to its thread; resolves true once the
+   * partition has committed through the last of them, false if it stopped (halted or fenced) first.
+   */
+  deliver(partition: string, items: PositionedEvent[]): Promise<boolean>;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   /** True when every partition that can make progress has committed everything up to `position`. */
@@ -71,8 +76,23 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
     return tracked;
   };
 
+  const deliveries = new Map<string, { through: Position; settle: (committed: boolean) => void }[]>();
+  const settleDeliveries = (key: string, checkpoint: Position | null, stoppedNow: boolean): void => {
+    const waiting = deliveries.get(key);
+    if (waiting === undefined) return;
+    const open = waiting.filter((delivery) => {
+      if (isCovered(delivery.through, checkpoint)) delivery.settle(true);
+      else if (stoppedNow) delivery.settle(false);
+      else return true;
+      return false;
+    });
+    if (open.length === 0) deliveries.delete(key);
+    else deliveries.set(key, open);
+  };
+
   const onReports = (reports: PartitionReport<Position>[]): void => {
     for (const report of reports) {
+      settleDeliveries(report.partition, report.checkpoint, report.state === 'halted' || report.state === 'fenced');
       const tracked = partition(report.partition);
       tracked.state = report.state;
       tracked.checkpoint = report.checkpoint;
@@ -112,9 +132,24 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
     await recordDeadLetter(options.db, { processorId: projector.processorId, partition: null, item, error: toErrorInfo(error), attempts: 1, policy: 'skip' });
   };
 
+  const send = (key: string, tracked: Tracked, items: PositionedEvent[]): PartitionEvents => {
+    const batch: PartitionEvents = tracked.sent ? { partition: key, events: items } : { partition: key, checkpoint: tracked.checkpoint, events: items };
+    tracked.sent = true;
+    return batch;
+  };
+
   return {
     projector,
     tracker,
+    deliver(key, items) {
+      const last = items.at(-1);
+      if (last === undefined || stopped.has(key)) return Promise.resolve(last === undefined);
+      const tracked = partition(key);
+      return new Promise<boolean>((resolve) => {
+        deliveries.set(key, [...(deliveries.get(key) ?? []), { through: last.position, settle: resolve }]);
+        pool.send(tracked.thread, [send(key, tracked, items)]);
+      });
+    },
     async route(events, after) {
       const outgoing = new Map<number, Map<string, PartitionEvents>>();
       let previous = after;
@@ -140,8 +175,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
         if (byPartition === undefined) outgoing.set(tracked.thread, (byPartition = new Map<string, PartitionEvents>()));
         let batch = byPartition.get(key.key);
         if (batch === undefined) {
-          batch = tracked.sent ? { partition: key.key, events: [] } : { partition: key.key, checkpoint: tracked.checkpoint, events: [] };
-          tracked.sent = true;
+          batch = send(key.key, tracked, []);
           byPartition.set(key.key, batch);
         }
         batch.events.push(item);

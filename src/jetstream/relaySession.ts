@@ -26,6 +26,9 @@ export const RelayHeaders = {
   messageId: 'Distributary-Message-Id',
 } as const;
 
+/** The relay's checkpoint row in `emt_processors`. */
+export const relayProcessorId = (app: string): string => `distributary:relay:${app}`;
+
 export type RelaySession = LeasedSession & { position(): Position; published(): number };
 
 const json = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -45,7 +48,7 @@ export const openRelaySession = async (context: {
   onProgress: () => void;
 }): Promise<RelaySession> => {
   const { options, db, js, streams, wakeUps } = context;
-  const processorId = `distributary:relay:${options.app}`;
+  const processorId = relayProcessorId(options.app);
   const controller = new AbortController();
   let abortReason = 'stopped';
   let position = (await readCheckpoints(db, processorId, 1)).get('emt:default') ?? null;

@@ -2,21 +2,8 @@ import type { Dumbo } from '@event-driven-io/dumbo';
 import { transactionToPostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type pg from 'pg';
 import { toErrorInfo } from '../core/errors.js';
-import type { AnyPartitionedProjector, ProjectorEvent } from '../projector/partitionedProjector.js';
-
-type StoredEvent = { type: string; data: ProjectorEvent['data']; metadata: Record<string, unknown> };
-
-const revive = (stored: StoredEvent): ProjectorEvent =>
-  ({
-    type: stored.type,
-    data: stored.data,
-    kind: 'Event',
-    metadata: {
-      ...stored.metadata,
-      globalPosition: BigInt(String(stored.metadata.globalPosition)),
-      streamPosition: BigInt(String(stored.metadata.streamPosition)),
-    },
-  }) as ProjectorEvent;
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 
 /**
  * Applies skipped dead letters an operator asked to retry. Their partitions' checkpoints are already
@@ -40,7 +27,7 @@ export const replaySkippedDeadLetters = async (
     try {
       await pool.withTransaction(async (transaction) => {
         const context = await transactionToPostgreSQLProjectionHandlerContext(connectionString, pool, transaction);
-        await projector.projection.handle([revive(row.payload)], context);
+        await projector.projection.handle([reviveEvent(row.payload)], context);
         await context.connection.client.query("UPDATE distributary_dead_letters SET status = 'resolved' WHERE id = $1", [row.id]);
       });
     } catch (error) {

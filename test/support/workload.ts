@@ -70,13 +70,15 @@ export const readModelTotals = async (db: pg.Pool, projector: string): Promise<T
   return new Map(rows.map((r) => [`${r.tenant}/${r.cart_id}`, { total: Number(r.total), items: r.items }]));
 };
 
-/** Partitions whose audit order (commit order) differs from global-position order. */
+/** Partitions whose audit order (commit order) differs from delivery order (transaction, then global position). */
 export const fifoViolations = async (db: pg.Pool, projector: string): Promise<string[]> => {
   const { rows } = await db.query<{ tenant: string }>(
     `SELECT DISTINCT tenant FROM (
-       SELECT tenant, position, lag(position) OVER (PARTITION BY tenant ORDER BY id) AS previous
-         FROM ledger_audit WHERE projector = $1) ordered
-      WHERE previous IS NOT NULL AND previous >= position`,
+       SELECT a.tenant, (m.transaction_id, m.global_position) AS delivered,
+              lag((m.transaction_id, m.global_position)) OVER (PARTITION BY a.tenant ORDER BY a.id) AS previous
+         FROM ledger_audit a JOIN emt_messages m ON m.global_position = a.position
+        WHERE a.projector = $1) ordered
+      WHERE previous IS NOT NULL AND previous >= delivered`,
     [projector],
   );
   return rows.map((r) => r.tenant);

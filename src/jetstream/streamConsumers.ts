@@ -1,0 +1,102 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
+import { toErrorInfo } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ProjectorRuntime } from '../engine/projectorRuntime.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
+import { RelayHeaders } from './relaySession.js';
+import type { TenantRegistryEntry } from './tenantStreams.js';
+import { subjectToken } from './tenantToken.js';
+
+export type StreamConsumers = {
+  /** Resolves when stopped; consumption loops run until then. */
+  run(): Promise<void>;
+  stop(): void;
+  /** True when, for every listed tenant token, every projector's loop found its consumer empty after `since`. */
+  drainedSince(since: number, tokens: readonly string[]): boolean;
+};
+
+const toItem = (message: JsMsg): PositionedEvent => ({
+  position: { tx: BigInt(message.headers?.get(RelayHeaders.transactionId) ?? '0'), global: BigInt(message.headers?.get(RelayHeaders.globalPosition) ?? '0') },
+  event: reviveEvent(message.json<StoredEvent>()),
+});
+
+/*
+ * For every tenant in the registry (watched, so new tenants start without restart) and every
+ * projector: a durable pull consumer named after the projector on the tenant's stream, one batch in
+ * flight. A batch goes to the partition's thread through the same partition runner; it is acked after
+ * the partition commits through it, so a crash redelivers it and the checkpoint skips what is done.
+ */
+export const streamConsumers = (context: {
+  nc: NatsConnection;
+  registry: KV;
+  runtimes: ProjectorRuntime[];
+  logger: Logger;
+}): StreamConsumers => {
+  const controller = new AbortController();
+  const js = jetstream(context.nc);
+  const drained = new Map<string, number>();
+  const loops: Promise<void>[] = [];
+
+  const consume = async (runtime: ProjectorRuntime, entry: TenantRegistryEntry, token: string): Promise<void> => {
+    const durable = subjectToken(runtime.projector.processorId);
+    const loopKey = `${runtime.projector.processorId}\u0000${token}`;
+    for (let attempt = 1; !controller.signal.aborted; ) {
+      try {
+        const jsm = await jetstreamManager(context.nc);
+        await jsm.consumers.add(entry.stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          max_ack_pending: runtime.projector.batchSize,
+        });
+        const consumer = await js.consumers.get(entry.stream, durable);
+        while (!controller.signal.aborted) {
+          const started = Date.now();
+          const fetched: JsMsg[] = [];
+          for await (const message of await consumer.fetch({ max_messages: runtime.projector.batchSize, expires: 1000 })) fetched.push(message);
+          if (fetched.length === 0) {
+            drained.set(loopKey, started);
+            continue;
+          }
+          const committed = await runtime.deliver(entry.tenant, fetched.map(toItem));
+          if (!committed) return;
+          for (const message of fetched) message.ack();
+          attempt = 1;
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: consuming ${entry.stream} failed, retrying: ${toErrorInfo(error).message}`);
+        await abortableSleep(backoffDelay(DefaultBackoff, attempt++), controller.signal);
+      }
+    }
+  };
+
+  const watch = async (): Promise<void> => {
+    const started = new Set<string>();
+    const watcher = await context.registry.watch();
+    controller.signal.addEventListener('abort', () => watcher.stop(), { once: true });
+    for await (const update of watcher) {
+      if (update.operation !== 'PUT' || started.has(update.key)) continue;
+      started.add(update.key);
+      const entry = update.json<TenantRegistryEntry>();
+      for (const runtime of context.runtimes) loops.push(consume(runtime, entry, update.key));
+    }
+  };
+
+  return {
+    async run() {
+      await watch().catch((error: unknown) => {
+        if (!controller.signal.aborted) context.logger.error(`tenant registry watch failed: ${toErrorInfo(error).message}`);
+      });
+      await Promise.all(loops);
+    },
+    stop: () => controller.abort(),
+    drainedSince: (since, tokens) =>
+      tokens.every((token) => context.runtimes.every((runtime) => (drained.get(`${runtime.projector.processorId}\u0000${token}`) ?? 0) > since)),
+  };
+};

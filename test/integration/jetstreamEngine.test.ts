@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { projectionEngine, relay, silentLogger, tenantStreamNames } from '../../src/index.js';
+import { useTestDatabase } from '../support/database.js';
+import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+
+const projection = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
+
+describe('projectors over JetStream', () => {
+  const database = useTestDatabase();
+
+  it('apply the tenant streams through the same partition runner, pick up new tenants, and equal the fold of the events', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    await appendLedgerEvents(connectionString, { tenants: 30, carts: 60, events: 4000, seed: 61, parallel: 4 });
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger, batchSize: 300 });
+    const engine = projectionEngine({ connectionString, projectors: projection('hashLedger'), logger: silentLogger, transport: { type: 'jetstream', servers: natsUrl(), app } });
+    await shopRelay.start();
+    await engine.start();
+    try {
+      await engine.whenActive();
+      await appendLedgerEvents(connectionString, { tenants: 10, carts: 20, events: 2000, seed: 62, parallel: 4, tenantName: (i) => `late-${i}` });
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
+      expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+      const partitions = engine.status().projectors[0]!.partitions.map((p) => p.partition);
+      expect(partitions).toEqual(expect.arrayContaining(['late-0', 'late-9', 'tenant-29']));
+      // The late tenants appeared after the engine started: their events came through their streams.
+      const nc = await connectNats();
+      const consumer = await (await jetstreamManager(nc)).consumers.info(tenantStreamNames(app, 'late-0').stream, 'ledger-hash');
+      await nc.close();
+      expect(consumer.delivered.stream_seq).toBeGreaterThan(0);
+      expect(consumer.num_ack_pending).toBe(0);
+    } finally {
+      await engine.stop();
+      await shopRelay.stop();
+    }
+  });
+
+  it('backfills a projector added after the events were relayed, then follows the streams with no gap and no duplicate', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    await shopRelay.start();
+    try {
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      const engine = projectionEngine({ connectionString, projectors: projection('twoLedgers'), logger: silentLogger, transport: { type: 'jetstream', servers: natsUrl(), app } });
+      await engine.start();
+      try {
+        await engine.whenCaughtUp({ timeoutMs: 90_000 });
+        await appendLedgerEvents(connectionString, { tenants: 5, carts: 5, events: 500, seed: 63, tenantName: (i) => `after-${i}` });
+        await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+        await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      } finally {
+        await engine.stop();
+      }
+    } finally {
+      await shopRelay.stop();
+    }
+    const fold = await foldFromStore(db);
+    expect(await readModelTotals(db, 'ledger-per-partition')).toEqual(fold);
+    expect(await readModelTotals(db, 'ledger-hash')).toEqual(fold);
+    expect(await fifoViolations(db, 'ledger-per-partition')).toEqual([]);
+  });
+});

@@ -1,0 +1,2 @@
+export { hashLedger } from './hashLedger.js';
+export { perPartitionLedger } from './perPartitionLedger.js';
