@@ -20,6 +20,8 @@ export type StreamConsumers = {
   drainedSince(since: number, tokens: readonly string[]): boolean;
 };
 
+const RegistryListingMs = 3000;
+
 const toItem = (message: JsMsg): PositionedEvent => ({
   position: { tx: BigInt(message.headers?.get(RelayHeaders.transactionId) ?? '0'), global: BigInt(message.headers?.get(RelayHeaders.globalPosition) ?? '0') },
   event: reviveEvent(message.json<StoredEvent>()),
@@ -76,23 +78,48 @@ export const streamConsumers = (context: {
     }
   };
 
+  const started = new Set<string>();
+  const follow = (token: string, entry: TenantRegistryEntry): void => {
+    if (started.has(token)) return;
+    started.add(token);
+    for (const runtime of context.runtimes) loops.push(consume(runtime, entry, token));
+  };
+
+  // New tenants arrive through the registry watch at once; a listing every few seconds catches any
+  // the watch missed while the connection was down, and restarts the watch if it ended.
   const watch = async (): Promise<void> => {
-    const started = new Set<string>();
-    const watcher = await context.registry.watch();
-    controller.signal.addEventListener('abort', () => watcher.stop(), { once: true });
-    for await (const update of watcher) {
-      if (update.operation !== 'PUT' || started.has(update.key)) continue;
-      started.add(update.key);
-      const entry = update.json<TenantRegistryEntry>();
-      for (const runtime of context.runtimes) loops.push(consume(runtime, entry, update.key));
+    for (let attempt = 1; !controller.signal.aborted; attempt++) {
+      try {
+        const watcher = await context.registry.watch();
+        const stop = (): void => watcher.stop();
+        controller.signal.addEventListener('abort', stop, { once: true });
+        for await (const update of watcher) if (update.operation === 'PUT') follow(update.key, update.json<TenantRegistryEntry>());
+        controller.signal.removeEventListener('abort', stop);
+      } catch (error) {
+        if (!controller.signal.aborted) context.logger.warn(`tenant registry watch failed, watching again: ${toErrorInfo(error).message}`);
+      }
+      await abortableSleep(backoffDelay(DefaultBackoff, attempt), controller.signal);
+    }
+  };
+
+  const list = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      await abortableSleep(RegistryListingMs, controller.signal);
+      try {
+        for await (const token of await context.registry.keys()) {
+          if (started.has(token)) continue;
+          const entry = await context.registry.get(token);
+          if (entry !== null) follow(token, entry.json<TenantRegistryEntry>());
+        }
+      } catch (error) {
+        if (!controller.signal.aborted) context.logger.warn(`listing the tenant registry failed: ${toErrorInfo(error).message}`);
+      }
     }
   };
 
   return {
     async run() {
-      await watch().catch((error: unknown) => {
-        if (!controller.signal.aborted) context.logger.error(`tenant registry watch failed: ${toErrorInfo(error).message}`);
-      });
+      await Promise.all([watch(), list()]);
       await Promise.all(loops);
     },
     stop: () => controller.abort(),

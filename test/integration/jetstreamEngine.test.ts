@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { projectionEngine, relay, silentLogger, tenantStreamNames } from '../../src/index.js';
 import { useTestDatabase } from '../support/database.js';
+import { startLocalNats } from '../support/localNats.js';
 import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
+import { waitUntil } from '../support/waitUntil.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
 const projection = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
@@ -37,6 +39,30 @@ describe('projectors over JetStream', () => {
       await engine.stop();
       await shopRelay.stop();
     }
+  });
+
+  it('loses and doubles nothing when nats-server restarts while relay and projectors run', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const ownNats = await startLocalNats();
+    await appendLedgerEvents(connectionString, { tenants: 20, carts: 40, events: 6000, seed: 64, parallel: 4, tenantName: (i) => `restart-${i}` });
+    const shopRelay = relay({ connectionString, nats: { servers: ownNats.url }, app, logger: silentLogger, batchSize: 200 });
+    const engine = projectionEngine({ connectionString, projectors: projection('hashLedger'), logger: silentLogger, transport: { type: 'jetstream', servers: ownNats.url, app } });
+    await shopRelay.start();
+    await engine.start();
+    try {
+      await waitUntil('some events went through the streams', () => shopRelay.status().published > 1000, 60_000, 10);
+      await ownNats.restart();
+      await appendLedgerEvents(connectionString, { tenants: 25, carts: 40, events: 2000, seed: 65, parallel: 4, tenantName: (i) => `restart-${i}` });
+      await shopRelay.whenCaughtUp({ timeoutMs: 90_000 });
+      await engine.whenCaughtUp({ timeoutMs: 90_000 });
+    } finally {
+      await engine.stop();
+      await shopRelay.stop();
+      await ownNats.stop();
+    }
+    expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
+    expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
   });
 
   it('backfills a projector added after the events were relayed, then follows the streams with no gap and no duplicate', async () => {
