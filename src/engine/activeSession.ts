@@ -100,6 +100,7 @@ export const openActiveSession = async (context: {
     });
     marks.push({ runtime, processorId, stored });
   }
+  await Promise.all(marks.map((mark) => mark.runtime.warm()));
   let position = marks
     .map((mark) => mark.stored ?? BeforeFirstPosition)
     .reduce((low, stored) => (comparePositions(stored, low) < 0 ? stored : low));

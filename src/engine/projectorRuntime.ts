@@ -47,6 +47,8 @@ export type ProjectorRuntime = {
   stopped(): ReadonlyMap<string, 'halted' | 'fenced'>;
   status(): ProjectorStatus;
   stop(timeoutMs: number): Promise<void>;
+  /** Resolves when the projector's threads are started and ready. */
+  warm(): Promise<void>;
 };
 
 type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean };
@@ -197,5 +199,6 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       })),
     }),
     stop: (timeoutMs) => pool.stop(timeoutMs),
+    warm: () => pool.warm(),
   };
 };

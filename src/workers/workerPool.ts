@@ -25,11 +25,13 @@ export type WorkerPool = {
   /** Sends one reader batch's worth of events to one thread, in one message. */
   send(thread: number, batches: PartitionEvents[]): void;
   threads(): number;
+  /** Starts every thread a `hash` placement will use and resolves when they are ready, so a first event does not wait for one. */
+  warm(): Promise<void>;
   /** Lets each thread finish its in-flight transactions, then ends it; terminates after `timeoutMs`. */
   stop(timeoutMs: number): Promise<void>;
 };
 
-type Thread = { worker: Worker; stopped: Promise<void>; stopping: boolean };
+type Thread = { worker: Worker; ready: Promise<void>; stopped: Promise<void>; stopping: boolean };
 
 /** The worker threads of one projector on this host, created on first use. */
 export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
@@ -52,9 +54,14 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
       instanceId: `${options.instanceId}/${options.projector.processorId}/${index}`,
     };
     const worker = new Worker(bootstrapUrl, { workerData, name: `distributary:${options.projector.processorId}:${index}` });
+    let markReady = (): void => undefined;
     const thread: Thread = {
       worker,
       stopping: false,
+      ready: new Promise<void>((resolve) => {
+        markReady = resolve;
+        worker.once('exit', () => resolve());
+      }),
       stopped: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
     };
     worker.on('message', (message: FromWorker) => {
@@ -67,7 +74,7 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
           void worker.terminate();
           return;
         case 'ready':
-          return;
+          return markReady();
       }
     });
     worker.on('error', (error) => fail(new WorkerError(`${options.projector.processorId} thread ${index} crashed: ${error.message}`, { cause: error })));
@@ -82,6 +89,11 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
 
   return {
     threadFor: (partition) => router.threadFor(partition),
+    warm() {
+      if (options.projector.placement.type !== 'hash') return Promise.resolve();
+      for (let index = 0; index < options.projector.placement.workers; index++) if (!threads.has(index)) threads.set(index, spawn(index));
+      return Promise.all([...threads.values()].map((thread) => thread.ready)).then(() => undefined);
+    },
     send(index, batches) {
       let thread = threads.get(index);
       if (thread === undefined) {
