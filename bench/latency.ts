@@ -49,6 +49,9 @@ const measure = async (connectionString: string, transport: ProjectionEngineOpti
   await steadyLoad(connectionString);
   await relayed?.whenCaughtUp({ timeoutMs: 120_000 });
   await engine.whenCaughtUp({ timeoutMs: 120_000 });
+  const atCaughtUp = (await percentiles(connectionString)).count;
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  log(`  applied when caught up: ${atCaughtUp}, five seconds later: ${(await percentiles(connectionString)).count}`);
   await engine.stop();
   await relayed?.stop();
   return percentiles(connectionString);

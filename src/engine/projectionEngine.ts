@@ -26,8 +26,8 @@ import { readCheckpoints } from '../postgres/readCheckpoints.js';
 const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const relayed = (await readCheckpoints(db, relayProcessorId(app), 1)).get('emt:default');
-    if (relayed !== undefined && comparePositions(relayed, target) >= 0) return;
+    const relayed = (await readCheckpoints(db, relayProcessorId(app), 1)).get('emt:default') ?? BeforeFirstPosition;
+    if (comparePositions(relayed, target) >= 0) return;
     if (Date.now() > deadline) throw new WaitTimeoutError(`the relay of '${app}' did not reach position ${target.global} within ${timeoutMs} ms`);
     await abortableSleep(100);
   }

@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { toErrorInfo } from '../core/errors.js';
@@ -21,6 +21,8 @@ export type StreamConsumers = {
 };
 
 const RegistryListingMs = 3000;
+/** A message not acked this long is redelivered; a batch commits well within it. */
+const AckWaitMs = 30_000;
 
 const toItem = (message: JsMsg): PositionedEvent => ({
   position: { tx: BigInt(message.headers?.get(RelayHeaders.transactionId) ?? '0'), global: BigInt(message.headers?.get(RelayHeaders.globalPosition) ?? '0') },
@@ -47,6 +49,7 @@ export const streamConsumers = (context: {
   const consume = async (runtime: ProjectorRuntime, entry: TenantRegistryEntry, token: string): Promise<void> => {
     const durable = subjectToken(runtime.projector.processorId);
     const loopKey = `${runtime.projector.processorId}\u0000${token}`;
+    let fetched: JsMsg[] = [];
     for (let attempt = 1; !controller.signal.aborted; ) {
       try {
         const jsm = await jetstreamManager(context.nc);
@@ -55,22 +58,42 @@ export const streamConsumers = (context: {
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
           max_ack_pending: runtime.projector.batchSize,
+          ack_wait: nanos(AckWaitMs),
         });
         const consumer = await js.consumers.get(entry.stream, durable);
+        // The checkpoint skips what it covers, so a partition must see its stream in order: only the
+        // message right after the last acked one may start a batch. One that arrives early (an older
+        // one is still unacked somewhere, e.g. dropped by a failed fetch) is handed back until the
+        // older one is redelivered.
+        let next = (await jsm.consumers.info(entry.stream, durable)).ack_floor.stream_seq + 1;
         while (!controller.signal.aborted) {
           const started = Date.now();
-          const fetched: JsMsg[] = [];
+          fetched = [];
           for await (const message of await consumer.fetch({ max_messages: runtime.projector.batchSize, expires: 1000 })) fetched.push(message);
           if (fetched.length === 0) {
             drained.set(loopKey, started);
             continue;
           }
-          const committed = await runtime.deliver(entry.tenant, fetched.map(toItem));
+          const done = fetched.filter((message) => message.info.streamSequence < next);
+          done.forEach((message) => message.ack());
+          const inOrder: JsMsg[] = [];
+          for (const message of fetched) if (message.info.streamSequence === next + inOrder.length) inOrder.push(message);
+          fetched.filter((message) => message.info.streamSequence >= next && !inOrder.includes(message)).forEach((message) => message.nak());
+          fetched = inOrder;
+          if (inOrder.length === 0) {
+            await abortableSleep(100, controller.signal);
+            continue;
+          }
+          const committed = await runtime.deliver(entry.tenant, inOrder.map(toItem));
           if (!committed) return;
-          for (const message of fetched) message.ack();
+          for (const message of inOrder) message.ack();
+          next += inOrder.length;
+          fetched = [];
           attempt = 1;
         }
       } catch (error) {
+        fetched.forEach((message) => message.nak());
+        fetched = [];
         if (controller.signal.aborted) return;
         context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: consuming ${entry.stream} failed, retrying: ${toErrorInfo(error).message}`);
         await abortableSleep(backoffDelay(DefaultBackoff, attempt++), controller.signal);
