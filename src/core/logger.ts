@@ -1,3 +1,5 @@
+import { toJson } from './toJson.js';
+
 export type Logger = {
   info(message: string, details?: Record<string, unknown>): void;
   warn(message: string, details?: Record<string, unknown>): void;
@@ -7,7 +9,7 @@ export type Logger = {
 /** Writes warnings and errors to stderr; info is dropped unless `verbose`. */
 export const stderrLogger = (verbose = false): Logger => {
   const write = (level: string, message: string, details?: Record<string, unknown>): void => {
-    const suffix = details === undefined ? '' : ` ${JSON.stringify(details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+    const suffix = details === undefined ? '' : ` ${toJson(details)}`;
     process.stderr.write(`[distributary] ${level} ${message}${suffix}\n`);
   };
   return {

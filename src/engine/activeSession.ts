@@ -7,6 +7,7 @@ import { BeforeFirstPosition, comparePositions, type Position } from '../core/po
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readEventBatch } from '../postgres/readEventBatch.js';
+import { readPacer } from '../postgres/readPacer.js';
 import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
 import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.js';
 import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.js';
@@ -39,9 +40,6 @@ export type ActiveSession = {
   stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
   close(): Promise<void>;
 };
-
-/** How soon to look again when committed events wait behind an older open transaction; doubles while they wait. */
-const HeldBackPollMs = 10;
 
 type Mark = { runtime: ProjectorRuntime; processorId: string; stored: Position | null };
 
@@ -125,7 +123,7 @@ export const openActiveSession = async (context: {
   const buffered = (): number => marks.reduce((sum, mark) => sum + mark.runtime.buffered(), 0);
 
   const readLoop = async (): Promise<void> => {
-    let heldBack = 0;
+    const pause = readPacer(wakeUps, options.idlePollMs);
     const { readUntil } = context;
     while (!controller.signal.aborted) {
       if (readUntil !== undefined && comparePositions(position, readUntil) >= 0) return;
@@ -142,9 +140,7 @@ export const openActiveSession = async (context: {
       }
       position = batch.last;
       onProgress();
-      heldBack = batch.heldBack ? heldBack + 1 : 0;
-      if (heldBack > 0) await abortableSleep(Math.min(options.idlePollMs, HeldBackPollMs * 2 ** (heldBack - 1)), controller.signal);
-      else if (!batch.more) await wakeUps.wait(generation, options.idlePollMs, controller.signal);
+      await pause(batch, generation, controller.signal);
     }
   };
 

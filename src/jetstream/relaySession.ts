@@ -4,11 +4,13 @@ import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { DistributaryError, toErrorInfo } from '../core/errors.js';
+import { toJson } from '../core/toJson.js';
 import { resolvePartitionKey } from '../core/partitionKey.js';
 import { BeforeFirstPosition, type Position } from '../core/position.js';
 import type { LeasedSession } from '../engine/leaseLoop.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readEventBatch, type EventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
+import { readPacer } from '../postgres/readPacer.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
@@ -31,7 +33,6 @@ export const relayProcessorId = (app: string): string => `distributary:relay:${a
 
 export type RelaySession = LeasedSession & { position(): Position; published(): number };
 
-const json = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /*
  * One period holding the relay lease: read a batch after the checkpoint, publish every event to its
@@ -82,7 +83,7 @@ export const openRelaySession = async (context: {
     h.set(RelayHeaders.eventType, event.type);
     h.set(RelayHeaders.tenant, tenant);
     h.set(RelayHeaders.messageId, String(event.metadata.messageId));
-    return js.publish(names.subject(event.type), json({ type: event.type, data: event.data, metadata: event.metadata }), {
+    return js.publish(names.subject(event.type), toJson({ type: event.type, data: event.data, metadata: event.metadata }), {
       msgID: item.position.global.toString(),
       headers: h,
     });
@@ -111,6 +112,7 @@ export const openRelaySession = async (context: {
       return next;
     };
     let prefetched: Read | undefined;
+    const pause = readPacer(wakeUps, options.idlePollMs);
     while (!controller.signal.aborted) {
       const current = prefetched ?? read(position ?? BeforeFirstPosition);
       const batch = await current.batch;
@@ -123,8 +125,7 @@ export const openRelaySession = async (context: {
         position = batch.last;
         context.onProgress();
       }
-      if (batch.heldBack) await abortableSleep(10, controller.signal);
-      else if (!batch.more) await wakeUps.wait(current.generation, options.idlePollMs, controller.signal);
+      await pause(batch, current.generation, controller.signal);
     }
   };
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ErrorInfo } from '../core/errors.js';
+import { toJson } from '../core/toJson.js';
 import type { FailurePolicy } from '../core/partitionScheduler.js';
 import type { PositionedEvent } from './readEventBatch.js';
 
@@ -17,7 +18,6 @@ export type DeadLetter = {
   policy: FailurePolicy;
 };
 
-const toJson = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /** Keeps an event that could not be applied, with why. Recording the same event again adds the attempts and takes the new outcome. */
 export const recordDeadLetter = async (db: pg.ClientBase | pg.Pool, letter: DeadLetter): Promise<void> => {
