@@ -32,7 +32,15 @@ export type ProjectionEngineOptions = {
    * `relay` of the same `app` fills, after backfilling from the store what the streams do not hold.
    * @default { type: 'in-process' }
    */
-  transport?: { type: 'in-process' } | { type: 'jetstream'; servers: string | string[]; app: string };
+  transport?:
+    | { type: 'in-process' }
+    | {
+        type: 'jetstream';
+        servers: string | string[];
+        app: string;
+        /** A delivered message not acked this long is delivered again; keep it above the projectors' `batchTimeoutMs`. @default 60000 */
+        ackWaitMs?: number;
+      };
   /** Creates Emmett's schema and distributary's tables when missing. @default true */
   migrate?: boolean;
   /** @default warnings and errors to stderr */
@@ -51,7 +59,7 @@ export type ResolvedEngineOptions = {
   markIntervalMs: number;
   migrate: boolean;
   logger: Logger;
-  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string };
+  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number };
 };
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
@@ -80,7 +88,12 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     migrate: options.migrate ?? true,
     transport:
       options.transport?.type === 'jetstream'
-        ? { type: 'jetstream', servers: [options.transport.servers].flat(), app: checkApp(options.transport.app) }
+        ? {
+            type: 'jetstream',
+            servers: [options.transport.servers].flat(),
+            app: checkApp(options.transport.app),
+            ackWaitMs: positive('transport.ackWaitMs', options.transport.ackWaitMs, 60_000),
+          }
         : { type: 'in-process' },
     logger: options.logger ?? stderrLogger(),
   };

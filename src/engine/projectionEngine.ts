@@ -12,12 +12,14 @@ import { readLastPosition } from '../postgres/readLastPosition.js';
 import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
 import { openActiveSession, type ActiveSession } from './activeSession.js';
 import { runLeaseLoop } from './leaseLoop.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { WaitTimeoutError } from '../core/errors.js';
 import { jetstreamSession, type JetStreamSession } from '../jetstream/jetstreamSession.js';
+import { consumersToDrain, undrainedConsumers } from '../jetstream/drainedConsumers.js';
 import { tenantRegistryBucket } from '../jetstream/relay.js';
 import { relayProcessorId } from '../jetstream/relaySession.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
@@ -100,7 +102,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
           return openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress });
         const relayedThrough = (await readCheckpoints(connectedDb, relayProcessorId(transport.app), 1)).get('emt:default') ?? BeforeFirstPosition;
         const active = await openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress, readUntil: relayedThrough });
-        return jetstreamSession(active, { relayedThrough, nc: streams, registry: tenants, logger });
+        return jetstreamSession(active, { relayedThrough, nc: streams, db: connectedDb, registry: tenants, ackWaitMs: transport.ackWaitMs, logger });
       };
       loop = runLeaseLoop({
         name: `${options.hostId}, reader of group '${options.group}'`,
@@ -124,19 +126,22 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
       if (role === 'stopped' || db === undefined) throw new ConfigurationError('projectionEngine: whenCaughtUp() needs a started engine');
       const target = await readLastPosition(db);
-      if (options.transport.type === 'jetstream' && registry !== undefined) {
+      if (options.transport.type === 'jetstream' && registry !== undefined && nc !== undefined) {
         const deadline = Date.now() + timeoutMs;
         await waitForRelay(db, options.transport.app, target, timeoutMs);
-        const since = Date.now();
-        const tokens: string[] = [];
-        for await (const key of await registry.keys()) tokens.push(key);
-        await waitFor(
-          progressed,
-          () => session !== undefined && 'drainedSince' in session && session.drainedSince(since, tokens),
-          Math.max(0, deadline - Date.now()),
-          () => `the tenant streams were not drained within ${timeoutMs} ms`,
-        );
-        return { stopped: session?.stopped() ?? [] };
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        let left = await consumersToDrain(registry, projectors.map((projector) => projector.processorId));
+        for (;;) {
+          const stopped = new Set((session?.stopped() ?? []).map((s) => `${s.processorId}\u0000${s.partition}`));
+          left = left.filter((pair) => !stopped.has(`${pair.processorId}\u0000${pair.tenant}`));
+          if (session !== undefined && 'backfilled' in session && session.backfilled()) left = await undrainedConsumers(jsm, left);
+          if (left.length === 0) return { stopped: session?.stopped() ?? [] };
+          if (Date.now() >= deadline)
+            throw new WaitTimeoutError(
+              `the tenant streams were not drained within ${timeoutMs} ms: ${left.slice(0, 10).map((pair) => `${pair.processorId}/${pair.tenant}`).join(', ')}${left.length > 10 ? ', ...' : ''}`,
+            );
+          await progressed.wait(Math.min(100, deadline - Date.now()));
+        }
       }
       await waitFor(
         progressed,

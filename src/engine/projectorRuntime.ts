@@ -39,6 +39,8 @@ export type ProjectorRuntime = {
    * partition has committed through the last of them, false if it stopped (halted or fenced) first.
    */
   deliver(partition: string, items: PositionedEvent[]): Promise<boolean>;
+  /** The partition's last committed position known to this session. */
+  checkpoint(partition: string): Position | null;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   /** True when every partition that can make progress has committed everything up to `position`. */
@@ -143,7 +145,9 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   return {
     projector,
     tracker,
-    deliver(key, items) {
+    deliver(key, delivered) {
+      // Streams carry every event type of the tenant; the projector's threads get only what it handles.
+      const items = delivered.filter((item) => projector.handles.has(item.event.type));
       const last = items.at(-1);
       if (last === undefined || stopped.has(key)) return Promise.resolve(last === undefined);
       const tracked = partition(key);
@@ -184,6 +188,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
+    checkpoint: (key) => partitions.get(key)?.checkpoint ?? options.checkpoints.get(key) ?? null,
     buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),
     isCaughtUpTo: (target) => comparePositions(tracker.lowWaterMark(stoppedKeys()), target) >= 0,
     stopped: () => stopped,

@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import type { Position } from '../core/position.js';
 import type { ActiveSession } from '../engine/activeSession.js';
@@ -7,8 +8,8 @@ import type { Logger } from '../core/logger.js';
 import { streamConsumers } from './streamConsumers.js';
 
 export type JetStreamSession = ActiveSession & {
-  /** True once the backfill is done and every listed tenant's consumers were found empty after `since`. */
-  drainedSince(since: number, tokens: readonly string[]): boolean;
+  /** True once the backfill from the store is done and the tenant streams took over. */
+  backfilled(): boolean;
 };
 
 /*
@@ -17,8 +18,11 @@ export type JetStreamSession = ActiveSession & {
  *   streams  — once every projector has committed through it, the tenant streams take over; what
  *              they redeliver at or before a partition's checkpoint is skipped, so nothing is doubled
  */
-export const jetstreamSession = (active: ActiveSession, context: { relayedThrough: Position; nc: NatsConnection; registry: KV; logger: Logger }): JetStreamSession => {
-  const consumers = streamConsumers({ nc: context.nc, registry: context.registry, runtimes: active.runtimes(), logger: context.logger });
+export const jetstreamSession = (
+  active: ActiveSession,
+  context: { relayedThrough: Position; nc: NatsConnection; db: pg.Pool; registry: KV; ackWaitMs?: number; logger: Logger },
+): JetStreamSession => {
+  const consumers = streamConsumers({ ...context, runtimes: active.runtimes() });
   const ended = new AbortController();
   let backfilled = false;
   let consuming: Promise<void> = Promise.resolve();
@@ -49,6 +53,6 @@ export const jetstreamSession = (active: ActiveSession, context: { relayedThroug
       await consuming;
       await active.close();
     },
-    drainedSince: (since, tokens) => backfilled && consumers.drainedSince(since, tokens),
+    backfilled: () => backfilled,
   };
 };

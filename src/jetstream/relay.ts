@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dumbo as createDumbo } from '@event-driven-io/dumbo';
@@ -55,7 +55,7 @@ export const relay = (userOptions: RelayOptions): Relay => {
       const jsm = await jetstreamManager(nc);
       const registry = await new Kvm(nc).create(tenantRegistryBucket(options.app), { history: 1 });
       const streams = tenantStreams(jsm, registry, options);
-      const js = jetstream(nc);
+      const connection = nc;
       const pool = new pg.Pool({ connectionString: options.connectionString, max: 3 });
       pool.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
       db = pool;
@@ -71,7 +71,7 @@ export const relay = (userOptions: RelayOptions): Relay => {
         timeoutMs: options.leaseTimeoutSeconds * 1000,
         logger,
         signal: stopping.signal,
-        open: () => openRelaySession({ options, db: pool, js, streams, wakeUps: appends, onProgress: () => progressed.wake() }),
+        open: () => openRelaySession({ options, db: pool, nc: connection, streams, wakeUps: appends, onProgress: () => progressed.wake() }),
         onSession: (current) => {
           if (session !== undefined) published += session.published();
           session = current;

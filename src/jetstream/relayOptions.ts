@@ -36,6 +36,8 @@ export type RelayOptions = {
   lease?: { timeoutMs?: number };
   /** @default 500 */
   idlePollMs?: number;
+  /** A batch whose messages JetStream has not all acked this long is published again. @default 10000 */
+  ackTimeoutMs?: number;
   logger?: Logger;
 };
 
@@ -68,6 +70,7 @@ export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions
     hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     leaseTimeoutSeconds: Math.ceil((options.lease?.timeoutMs ?? 10_000) / 1000),
     idlePollMs: options.idlePollMs ?? 500,
+    ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
     logger: options.logger ?? stderrLogger(),
   };
 };

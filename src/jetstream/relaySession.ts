@@ -1,5 +1,4 @@
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { headers } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
@@ -14,6 +13,7 @@ import { readPacer } from '../postgres/readPacer.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
+import { asyncPublisher } from './asyncPublisher.js';
 import type { ResolvedRelayOptions } from './relayOptions.js';
 import type { TenantStreamNames } from './streamNames.js';
 import type { tenantStreams } from './tenantStreams.js';
@@ -43,12 +43,13 @@ export type RelaySession = LeasedSession & { position(): Position; published(): 
 export const openRelaySession = async (context: {
   options: ResolvedRelayOptions;
   db: pg.Pool;
-  js: JetStreamClient;
+  nc: NatsConnection;
   streams: ReturnType<typeof tenantStreams>;
   wakeUps: WakeUps;
   onProgress: () => void;
 }): Promise<RelaySession> => {
-  const { options, db, js, streams, wakeUps } = context;
+  const { options, db, streams, wakeUps } = context;
+  const publisher = asyncPublisher(context.nc);
   const processorId = relayProcessorId(options.app);
   const controller = new AbortController();
   let abortReason = 'stopped';
@@ -74,7 +75,7 @@ export const openRelaySession = async (context: {
     return keyed.map(({ item, tenant }) => ({ item, tenant, names: names.get(tenant) as TenantStreamNames }));
   };
 
-  const publish = ({ item, tenant, names }: Routed): Promise<PubAck> => {
+  const toMessage = ({ item, tenant, names }: Routed) => {
     const { event } = item;
     const h = headers();
     h.set(RelayHeaders.globalPosition, item.position.global.toString());
@@ -83,17 +84,15 @@ export const openRelaySession = async (context: {
     h.set(RelayHeaders.eventType, event.type);
     h.set(RelayHeaders.tenant, tenant);
     h.set(RelayHeaders.messageId, String(event.metadata.messageId));
-    return js.publish(names.subject(event.type), toJson({ type: event.type, data: event.data, metadata: event.metadata }), {
-      msgID: item.position.global.toString(),
-      headers: h,
-    });
+    h.set('Nats-Msg-Id', item.position.global.toString());
+    return { subject: names.subject(event.type), payload: toJson({ type: event.type, data: event.data, metadata: event.metadata }), headers: h };
   };
 
   const publishBatch = async (items: PositionedEvent[]): Promise<void> => {
     for (let attempt = 1; !controller.signal.aborted; attempt++) {
       try {
         // Published in delivery order on one connection, acks awaited together.
-        const acks = await Promise.all((await route(items)).map(publish));
+        const acks = await publisher.publishAll((await route(items)).map(toMessage), options.ackTimeoutMs);
         published += acks.filter((ack) => !ack.duplicate).length;
         return;
       } catch (error) {
@@ -142,7 +141,7 @@ export const openRelaySession = async (context: {
       abortReason = reason;
       controller.abort();
     },
-    close: () => Promise.resolve(),
+    close: () => Promise.resolve(publisher.close()),
     position: () => position ?? BeforeFirstPosition,
     published: () => published,
   };

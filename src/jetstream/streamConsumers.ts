@@ -1,12 +1,18 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { setMaxListeners } from 'node:events';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { toErrorInfo } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { BeforeFirstPosition, type Position } from '../core/position.js';
+import { wakeable, type Wakeable } from '../core/wakeable.js';
 import type { ProjectorRuntime } from '../engine/projectorRuntime.js';
 import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { readPartitionRange } from '../postgres/readPartitionRange.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 import { RelayHeaders } from './relaySession.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
@@ -16,87 +22,177 @@ export type StreamConsumers = {
   /** Resolves when stopped; consumption loops run until then. */
   run(): Promise<void>;
   stop(): void;
-  /** True when, for every listed tenant token, every projector's loop found its consumer empty after `since`. */
-  drainedSince(since: number, tokens: readonly string[]): boolean;
 };
 
 const RegistryListingMs = 3000;
+/** While the next message in order is missing, how often to look whether the stream's retention dropped it. */
+const GapCheckMs = 1000;
 /** A message not acked this long is redelivered; a batch commits well within it. */
-const AckWaitMs = 30_000;
+export const DefaultAckWaitMs = 60_000;
 
-const toItem = (message: JsMsg): PositionedEvent => ({
-  position: { tx: BigInt(message.headers?.get(RelayHeaders.transactionId) ?? '0'), global: BigInt(message.headers?.get(RelayHeaders.globalPosition) ?? '0') },
-  event: reviveEvent(message.json<StoredEvent>()),
+/** The durable pull consumer of one projector on a tenant stream. */
+export const consumerConfig = (projector: Pick<AnyPartitionedProjector, 'processorId' | 'batchSize'>, ackWaitMs = DefaultAckWaitMs): Partial<ConsumerConfig> & { durable_name: string } => ({
+  durable_name: subjectToken(projector.processorId),
+  // Batches are taken strictly in sequence, so acking a batch's last message acks the batch.
+  ack_policy: AckPolicy.All,
+  deliver_policy: DeliverPolicy.All,
+  // One batch in flight and the next one already here.
+  max_ack_pending: projector.batchSize * 2,
+  ack_wait: nanos(ackWaitMs),
 });
+
+const positionOf = (headers: { get(name: string): string } | undefined): Position => ({
+  tx: BigInt(headers?.get(RelayHeaders.transactionId) || '0'),
+  global: BigInt(headers?.get(RelayHeaders.globalPosition) || '0'),
+});
+
+const tryNak = (message: JsMsg): void => {
+  try {
+    message.nak();
+  } catch {
+    // The connection is gone; the server redelivers after the ack wait.
+  }
+};
+
+const toItem = (message: JsMsg): PositionedEvent => ({ position: positionOf(message.headers), event: reviveEvent(message.json<StoredEvent>()) });
 
 /*
  * For every tenant in the registry (watched, so new tenants start without restart) and every
- * projector: a durable pull consumer named after the projector on the tenant's stream, one batch in
- * flight. A batch goes to the partition's thread through the same partition runner; it is acked after
- * the partition commits through it, so a crash redelivers it and the checkpoint skips what is done.
+ * projector: a durable pull consumer named after the projector on the tenant's stream, consumed
+ * continuously (messages arrive as they are stored, no waiting for a full batch), one batch in flight.
+ * A batch goes to the partition's thread through the same partition runner and is acked after the
+ * partition commits through it, so a crash redelivers it and the checkpoint skips what is done.
+ *
+ * Order: the checkpoint skips what it covers, so a partition must see its stream in sequence. Only
+ * the message right after the last acked one starts a batch; one that arrives early (an older one is
+ * still out somewhere and comes back after the ack wait) is held until the older one is here. When
+ * the stream's retention dropped the older ones, the partition reads them from the event store first.
  */
 export const streamConsumers = (context: {
   nc: NatsConnection;
+  db: pg.Pool;
   registry: KV;
   runtimes: ProjectorRuntime[];
+  ackWaitMs?: number;
   logger: Logger;
 }): StreamConsumers => {
   const controller = new AbortController();
+  const { signal } = controller;
+  // Every consumption loop listens for it.
+  setMaxListeners(0, signal);
+  const waiting = new Set<Wakeable>();
+  signal.addEventListener('abort', () => waiting.forEach((loop) => loop.wake()), { once: true });
   const js = jetstream(context.nc);
-  const drained = new Map<string, number>();
   const loops: Promise<void>[] = [];
 
-  const consume = async (runtime: ProjectorRuntime, entry: TenantRegistryEntry, token: string): Promise<void> => {
-    const durable = subjectToken(runtime.projector.processorId);
-    const loopKey = `${runtime.projector.processorId}\u0000${token}`;
-    let fetched: JsMsg[] = [];
-    for (let attempt = 1; !controller.signal.aborted; ) {
+  /**
+   * When the stream's retention dropped messages from `next` on, applies the partition's events up to
+   * the first one the stream still holds from the event store; says where the stream resumes.
+   */
+  const fillFromStore = async (
+    jsm: JetStreamManager,
+    runtime: ProjectorRuntime,
+    entry: TenantRegistryEntry,
+    next: number,
+  ): Promise<{ resumeAt: number } | 'not-dropped' | 'stopped'> => {
+    const { state } = await jsm.streams.info(entry.stream);
+    if (state.first_seq <= next) return 'not-dropped';
+    const first = await jsm.streams.getMessage(entry.stream, { seq: state.first_seq });
+    if (first === null) return 'not-dropped';
+    const before = positionOf(first.header);
+    context.logger.warn(
+      `${runtime.projector.processorId}/${entry.tenant}: ${entry.stream} no longer holds messages ${next}..${state.first_seq - 1}; reading them from the event store`,
+    );
+    const after = runtime.checkpoint(entry.tenant) ?? BeforeFirstPosition;
+    for await (const items of readPartitionRange(context.db, { partitionBy: runtime.projector.partitionBy, partition: entry.tenant, after, before })) {
+      if (!(await runtime.deliver(entry.tenant, items))) return 'stopped';
+    }
+    return { resumeAt: state.first_seq };
+  };
+
+  const consume = async (runtime: ProjectorRuntime, entry: TenantRegistryEntry): Promise<void> => {
+    const config = consumerConfig(runtime.projector, context.ackWaitMs);
+    const { batchSize } = runtime.projector;
+    for (let attempt = 1; !signal.aborted; ) {
+      let messages: ConsumerMessages | undefined;
+      const held = new Map<number, JsMsg>();
+      const arrived = wakeable();
+      waiting.add(arrived);
+      const closeOnAbort = (): void => void messages?.close();
       try {
-        const jsm = await jetstreamManager(context.nc);
-        await jsm.consumers.add(entry.stream, {
-          durable_name: durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          max_ack_pending: runtime.projector.batchSize,
-          ack_wait: nanos(AckWaitMs),
+        const jsm = await jetstreamManager(context.nc, { checkAPI: false });
+        const info = await jsm.consumers.add(entry.stream, config);
+        let next = info.ack_floor.stream_seq + 1;
+        const consumer = js.consumers.getConsumerFromInfo(info);
+        let closed = false;
+        messages = await consumer.consume({
+          max_messages: batchSize * 2,
+          callback: (message) => {
+            // A redelivered copy replaces the one held, so the ack goes to the newest delivery.
+            held.set(message.info.streamSequence, message);
+            arrived.wake();
+          },
         });
-        const consumer = await js.consumers.get(entry.stream, durable);
-        // The checkpoint skips what it covers, so a partition must see its stream in order: only the
-        // message right after the last acked one may start a batch. One that arrives early (an older
-        // one is still unacked somewhere, e.g. dropped by a failed fetch) is handed back until the
-        // older one is redelivered.
-        let next = (await jsm.consumers.info(entry.stream, durable)).ack_floor.stream_seq + 1;
-        while (!controller.signal.aborted) {
-          const started = Date.now();
-          fetched = [];
-          for await (const message of await consumer.fetch({ max_messages: runtime.projector.batchSize, expires: 1000 })) fetched.push(message);
-          if (fetched.length === 0) {
-            drained.set(loopKey, started);
+        void messages.closed().then(() => {
+          closed = true;
+          arrived.wake();
+        });
+        signal.addEventListener('abort', closeOnAbort, { once: true });
+        // Batches are handed to the partition's thread as they come (its scheduler keeps one in flight
+        // and the rest in order) and acked in order once committed; `committed` trails `next`.
+        let committed = next - 1;
+        let acked: Promise<boolean> = Promise.resolve(true);
+        let partitionStopped = false;
+        while (!signal.aborted && !closed && !partitionStopped) {
+          for (const [sequence, message] of held) {
+            if (sequence >= next) continue;
+            held.delete(sequence);
+            // A copy of what is committed is acked again; a copy of what is still in flight is dropped.
+            if (sequence <= committed) message.ack();
+          }
+          const batch: JsMsg[] = [];
+          for (let sequence = next; batch.length < batchSize && held.has(sequence); sequence++) batch.push(held.get(sequence)!);
+          if (batch.length === 0) {
+            if (held.size > 0) {
+              if (!(await acked)) return;
+              const filled = await fillFromStore(jsm, runtime, entry, next);
+              if (filled === 'stopped') return;
+              if (filled === 'not-dropped') await arrived.wait(GapCheckMs);
+              else {
+                next = filled.resumeAt;
+                committed = next - 1;
+              }
+            } else await arrived.wait(GapCheckMs * 30);
             continue;
           }
-          const done = fetched.filter((message) => message.info.streamSequence < next);
-          done.forEach((message) => message.ack());
-          const inOrder: JsMsg[] = [];
-          for (const message of fetched) if (message.info.streamSequence === next + inOrder.length) inOrder.push(message);
-          fetched.filter((message) => message.info.streamSequence >= next && !inOrder.includes(message)).forEach((message) => message.nak());
-          fetched = inOrder;
-          if (inOrder.length === 0) {
-            await abortableSleep(100, controller.signal);
-            continue;
-          }
-          const committed = await runtime.deliver(entry.tenant, inOrder.map(toItem));
-          if (!committed) return;
-          for (const message of inOrder) message.ack();
-          next += inOrder.length;
-          fetched = [];
+          for (const message of batch) held.delete(message.info.streamSequence);
+          next += batch.length;
+          const delivery = runtime.deliver(entry.tenant, batch.map(toItem));
+          const last = batch.at(-1)!;
+          acked = acked.then(async (inOrder) => {
+            if (!inOrder || !(await delivery)) {
+              partitionStopped = true;
+              arrived.wake();
+              return false;
+            }
+            last.ack();
+            committed = last.info.streamSequence;
+            return true;
+          });
           attempt = 1;
         }
+        if (partitionStopped) return;
+        if (!signal.aborted) throw new Error('the consumer closed');
       } catch (error) {
-        fetched.forEach((message) => message.nak());
-        fetched = [];
-        if (controller.signal.aborted) return;
+        if (signal.aborted) return;
         context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: consuming ${entry.stream} failed, retrying: ${toErrorInfo(error).message}`);
-        await abortableSleep(backoffDelay(DefaultBackoff, attempt++), controller.signal);
+        await abortableSleep(backoffDelay(DefaultBackoff, attempt++), signal);
+      } finally {
+        waiting.delete(arrived);
+        signal.removeEventListener('abort', closeOnAbort);
+        await messages?.close()?.catch(() => undefined);
+        // What is held and not acked is redelivered to the next loop after the ack wait; hand it back now.
+        for (const message of held.values()) tryNak(message);
       }
     }
   };
@@ -105,29 +201,29 @@ export const streamConsumers = (context: {
   const follow = (token: string, entry: TenantRegistryEntry): void => {
     if (started.has(token)) return;
     started.add(token);
-    for (const runtime of context.runtimes) loops.push(consume(runtime, entry, token));
+    for (const runtime of context.runtimes) loops.push(consume(runtime, entry));
   };
 
   // New tenants arrive through the registry watch at once; a listing every few seconds catches any
   // the watch missed while the connection was down, and restarts the watch if it ended.
   const watch = async (): Promise<void> => {
-    for (let attempt = 1; !controller.signal.aborted; attempt++) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         const watcher = await context.registry.watch();
         const stop = (): void => watcher.stop();
-        controller.signal.addEventListener('abort', stop, { once: true });
+        signal.addEventListener('abort', stop, { once: true });
         for await (const update of watcher) if (update.operation === 'PUT') follow(update.key, update.json<TenantRegistryEntry>());
-        controller.signal.removeEventListener('abort', stop);
+        signal.removeEventListener('abort', stop);
       } catch (error) {
-        if (!controller.signal.aborted) context.logger.warn(`tenant registry watch failed, watching again: ${toErrorInfo(error).message}`);
+        if (!signal.aborted) context.logger.warn(`tenant registry watch failed, watching again: ${toErrorInfo(error).message}`);
       }
-      await abortableSleep(backoffDelay(DefaultBackoff, attempt), controller.signal);
+      await abortableSleep(backoffDelay(DefaultBackoff, attempt), signal);
     }
   };
 
   const list = async (): Promise<void> => {
-    while (!controller.signal.aborted) {
-      await abortableSleep(RegistryListingMs, controller.signal);
+    while (!signal.aborted) {
+      await abortableSleep(RegistryListingMs, signal);
       try {
         for await (const token of await context.registry.keys()) {
           if (started.has(token)) continue;
@@ -135,7 +231,7 @@ export const streamConsumers = (context: {
           if (entry !== null) follow(token, entry.json<TenantRegistryEntry>());
         }
       } catch (error) {
-        if (!controller.signal.aborted) context.logger.warn(`listing the tenant registry failed: ${toErrorInfo(error).message}`);
+        if (!signal.aborted) context.logger.warn(`listing the tenant registry failed: ${toErrorInfo(error).message}`);
       }
     }
   };
@@ -146,7 +242,5 @@ export const streamConsumers = (context: {
       await Promise.all(loops);
     },
     stop: () => controller.abort(),
-    drainedSince: (since, tokens) =>
-      tokens.every((token) => context.runtimes.every((runtime) => (drained.get(`${runtime.projector.processorId}\u0000${token}`) ?? 0) > since)),
   };
 };

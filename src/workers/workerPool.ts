@@ -31,7 +31,7 @@ export type WorkerPool = {
   stop(timeoutMs: number): Promise<void>;
 };
 
-type Thread = { worker: Worker; ready: Promise<void>; stopped: Promise<void>; stopping: boolean };
+type Thread = { worker: Worker; ready: Promise<void>; stopped: Promise<void>; stopping: boolean; outgoing: PartitionEvents[] };
 
 /** The worker threads of one projector on this host, created on first use. */
 export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
@@ -58,6 +58,7 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
     const thread: Thread = {
       worker,
       stopping: false,
+      outgoing: [],
       ready: new Promise<void>((resolve) => {
         markReady = resolve;
         worker.once('exit', () => resolve());
@@ -87,6 +88,13 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
   const describe = (index: number, error: ErrorInfo): WorkerError =>
     new WorkerError(`${options.projector.processorId} thread ${index} failed: ${error.name}: ${error.message}`);
 
+  const flush = (thread: Thread): void => {
+    if (thread.outgoing.length === 0) return;
+    const message: ToWorker = { type: 'events', batches: thread.outgoing };
+    thread.outgoing = [];
+    thread.worker.postMessage(message);
+  };
+
   return {
     threadFor: (partition) => router.threadFor(partition),
     warm() {
@@ -100,13 +108,16 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
         thread = spawn(index);
         threads.set(index, thread);
       }
-      const message: ToWorker = { type: 'events', batches };
-      thread.worker.postMessage(message);
+      // What is sent to a thread within one turn of the event loop goes in one message.
+      const target = thread;
+      if (target.outgoing.length === 0) queueMicrotask(() => flush(target));
+      target.outgoing.push(...batches);
     },
     threads: () => threads.size,
     async stop(timeoutMs) {
       await Promise.all(
         [...threads.values()].map(async (thread) => {
+          flush(thread);
           thread.stopping = true;
           const message: ToWorker = { type: 'stop' };
           thread.worker.postMessage(message);

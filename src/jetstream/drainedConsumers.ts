@@ -1,0 +1,37 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { TenantRegistryEntry } from './tenantStreams.js';
+import { subjectToken } from './tenantToken.js';
+
+/** How many consumer infos are asked for at once. */
+const Parallel = 32;
+
+export type ConsumerToDrain = { tenant: string; stream: string; processorId: string; durable: string };
+
+/** Every (tenant stream, projector) pair of the registry, as its durable consumer. */
+export const consumersToDrain = async (registry: KV, processorIds: readonly string[]): Promise<ConsumerToDrain[]> => {
+  const entries: TenantRegistryEntry[] = [];
+  for await (const token of await registry.keys()) {
+    const entry = await registry.get(token);
+    if (entry !== null && entry.operation === 'PUT') entries.push(entry.json<TenantRegistryEntry>());
+  }
+  return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: subjectToken(processorId) })));
+};
+
+/**
+ * The pairs whose consumer has not yet delivered and seen acked every message of its stream (a missing
+ * consumer counts as not drained). Acks follow commits, so a drained consumer's partition has
+ * committed everything its stream held.
+ */
+export const undrainedConsumers = async (jsm: JetStreamManager, pairs: readonly ConsumerToDrain[]): Promise<ConsumerToDrain[]> => {
+  const undrained: ConsumerToDrain[] = [];
+  for (let start = 0; start < pairs.length; start += Parallel) {
+    const slice = pairs.slice(start, start + Parallel);
+    const infos = await Promise.all(slice.map((pair) => jsm.consumers.info(pair.stream, pair.durable).catch(() => undefined)));
+    slice.forEach((pair, i) => {
+      const info = infos[i];
+      if (info === undefined || info.num_pending > 0 || info.num_ack_pending > 0) undrained.push(pair);
+    });
+  }
+  return undrained;
+};
