@@ -20,7 +20,7 @@ import { toErrorInfo, type ErrorInfo } from './errors.js';
 
 export type CommitOutcome<C> =
   | { ok: true; checkpoint: C | null; applied: number }
-  | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
+  | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' | 'LEASE_LOST' };
 
 export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'halted' | 'fenced';
 
@@ -67,7 +67,10 @@ type Partition<E, C> = {
 };
 
 export type PartitionScheduler<E, C> = {
-  /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */
+  /**
+   * Queues events for a partition; `checkpoint` is the stored one, given with a partition's first
+   * events and again when it is taken over anew (which restarts a fenced partition from it).
+   */
   enqueue(partition: string, events: E[], checkpoint?: C | null): void;
   /** Resolves when nothing is in flight; no new batch starts afterwards. */
   drain(): Promise<void>;
@@ -129,7 +132,13 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
 
   const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
     if (!outcome.ok)
-      return stop(p, 'fenced', { name: 'OwnershipLostError', message: `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition` }, 0);
+      return stop(p, 'fenced', {
+        name: 'OwnershipLostError',
+        message:
+          outcome.reason === 'LEASE_LOST'
+            ? 'the partition lease expired or passed to another host before the commit'
+            : `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition`,
+      }, 0);
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
     if (p.probe > 0) {
@@ -187,6 +196,15 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       if (p === undefined) {
         p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, probe: 0, suspects: 0 };
         partitions.set(key, p);
+      }
+      // A partition taken again (a new lease) starts over from the checkpoint it is given.
+      if (p.state === 'fenced' && checkpoint !== undefined) {
+        p.state = 'idle';
+        p.checkpoint = checkpoint;
+        p.queue = [];
+        p.failures = 0;
+        p.probe = 0;
+        p.suspects = 0;
       }
       if (p.state === 'fenced' || p.state === 'halted') return;
       for (const event of events) p.queue.push(event);

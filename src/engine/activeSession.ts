@@ -53,8 +53,6 @@ export const openActiveSession = async (context: {
   dumbo: Dumbo;
   wakeUps: WakeUps;
   onProgress: () => void;
-  /** Stop reading the store once this position is read (a stream transport takes over from there). */
-  readUntil?: Position;
 }): Promise<ActiveSession> => {
   const { options, db, wakeUps } = context;
   const controller = new AbortController();
@@ -124,9 +122,7 @@ export const openActiveSession = async (context: {
 
   const readLoop = async (): Promise<void> => {
     const pause = readPacer(wakeUps, options.idlePollMs);
-    const { readUntil } = context;
     while (!controller.signal.aborted) {
-      if (readUntil !== undefined && comparePositions(position, readUntil) >= 0) return;
       if (buffered() >= options.maxPendingEvents) {
         await committed.wait(options.idlePollMs, controller.signal);
         continue;

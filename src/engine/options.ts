@@ -12,10 +12,19 @@ export type ProjectionEngineOptions = {
   /** Names this host in leases, checkpoints and status. @default `${hostname}-${pid}-${random}` */
   hostId?: string;
   lease?: {
-    /** Hosts of one group share one active reader. @default 'default' */
+    /**
+     * Hosts of one group work together: in-process, one of them is the active reader and the others
+     * stand by; over JetStream, they share the partitions. @default 'default'
+     */
     group?: string;
-    /** A silent holder loses the lease after this long; renewed every third of it. Whole seconds. @default 10000 */
+    /**
+     * A silent holder loses its lease after this long; renewed every third of it. In-process the reader
+     * lease counts whole seconds. Over JetStream it is also how long a host may stay silent before the
+     * others take its partitions. @default 10000
+     */
     timeoutMs?: number;
+    /** Over JetStream: this host's share of the partitions relative to the others (0 takes none). @default 1 */
+    hostWeight?: number;
   };
   reader?: {
     /** Events read from the store per query. @default 1000 */
@@ -53,6 +62,8 @@ export type ResolvedEngineOptions = {
   hostId: string;
   group: string;
   leaseTimeoutSeconds: number;
+  leaseTimeoutMs: number;
+  hostWeight: number;
   readBatchSize: number;
   idlePollMs: number;
   maxPendingEvents: number;
@@ -60,6 +71,12 @@ export type ResolvedEngineOptions = {
   migrate: boolean;
   logger: Logger;
   transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number };
+};
+
+const nonNegative = (name: string, value: number | undefined, fallback: number): number => {
+  const resolved = value ?? fallback;
+  if (!Number.isFinite(resolved) || resolved < 0) throw new ConfigurationError(`projectionEngine: options.${name} must be a number >= 0, got ${String(value)}`);
+  return resolved;
 };
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
@@ -81,6 +98,8 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     group: options.lease?.group ?? 'default',
     leaseTimeoutSeconds: Math.ceil(positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000) / 1000),
+    leaseTimeoutMs: positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000),
+    hostWeight: nonNegative('lease.hostWeight', options.lease?.hostWeight, 1),
     readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
     idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
     maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 100_000),

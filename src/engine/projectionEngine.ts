@@ -18,7 +18,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { WaitTimeoutError } from '../core/errors.js';
-import { jetstreamSession, type JetStreamSession } from '../jetstream/jetstreamSession.js';
+import { clusterMember, type ClusterMember } from '../cluster/clusterMember.js';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { consumersToDrain, undrainedConsumers } from '../jetstream/drainedConsumers.js';
 import { tenantRegistryBucket } from '../jetstream/relay.js';
 import { relayProcessorId } from '../jetstream/relaySession.js';
@@ -68,7 +69,8 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   let dumbo: Dumbo | undefined;
   let wakeUps: WakeUps | undefined;
   let lease: ReaderLease | undefined;
-  let session: ActiveSession | JetStreamSession | undefined;
+  let session: ActiveSession | undefined;
+  let member: ClusterMember | undefined;
   let nc: NatsConnection | undefined;
   let registry: KV | undefined;
   let loop: Promise<void> | undefined;
@@ -76,6 +78,37 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   const progressed = wakeable();
   const onProgress = (): void => progressed.wake();
 
+
+  /** Over JetStream: this host is a member of its group for as long as it runs; a member that fails is replaced. */
+  const runMember = async (
+    memberOptions: Parameters<typeof clusterMember>[0]['options'],
+    connectedDb: pg.Pool,
+    connectedDumbo: Dumbo,
+    connection: NatsConnection,
+    tenants: KV,
+    signal: AbortSignal,
+  ): Promise<void> => {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const current = await clusterMember({ options: memberOptions, projectors, db: connectedDb, dumbo: connectedDumbo, nc: connection, registry: tenants, onProgress });
+        member = current;
+        role = 'member';
+        onProgress();
+        const ended = current.run();
+        if (signal.aborted) await current.stop();
+        const reason = await ended;
+        if (signal.aborted) return;
+        logger.warn(`${options.hostId}: member of group '${options.group}' ended (${reason}); joining again`);
+        await current.stop();
+      } catch (error) {
+        if (signal.aborted) return;
+        logger.warn(`${options.hostId}: could not join group '${options.group}': ${error instanceof Error ? error.message : String(error)}`);
+      }
+      member = undefined;
+      onProgress();
+      await abortableSleep(backoffDelay(DefaultBackoff, attempt), signal);
+    }
+  };
 
   const engine: ProjectionEngine = {
     async start() {
@@ -95,22 +128,17 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       if (transport.type === 'jetstream') {
         nc = await connect({ servers: transport.servers, maxReconnectAttempts: -1, name: `distributary-${options.hostId}` });
         registry = await new Kvm(nc).create(tenantRegistryBucket(transport.app), { history: 1 });
+        loop = runMember({ ...options, transport }, connectedDb, connectedDumbo, nc, registry, stopping.signal);
+        return;
       }
-      const [streams, tenants] = [nc, registry];
-      const open = async (): Promise<ActiveSession | JetStreamSession> => {
-        if (transport.type === 'in-process' || streams === undefined || tenants === undefined)
-          return openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress });
-        const relayedThrough = (await readCheckpoints(connectedDb, relayProcessorId(transport.app), 1)).get('emt:default') ?? BeforeFirstPosition;
-        const active = await openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress, readUntil: relayedThrough });
-        return jetstreamSession(active, { relayedThrough, nc: streams, db: connectedDb, registry: tenants, ackWaitMs: transport.ackWaitMs, logger });
-      };
+      lease = readerLease(dumbo, { group: options.group, hostId: options.hostId, timeoutSeconds: options.leaseTimeoutSeconds });
       loop = runLeaseLoop({
         name: `${options.hostId}, reader of group '${options.group}'`,
         lease,
         timeoutMs: options.leaseTimeoutSeconds * 1000,
         logger,
         signal: stopping.signal,
-        open,
+        open: () => openActiveSession({ options, projectors, db: connectedDb, dumbo: connectedDumbo, wakeUps: listening, onProgress }),
         onSession: (current) => {
           session = current;
           role = current === undefined ? 'standby' : 'active';
@@ -120,7 +148,12 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     },
 
     async whenActive({ timeoutMs = 30_000 } = {}) {
-      await waitFor(progressed, () => role === 'active', timeoutMs, () => `${options.hostId} did not become the active reader within ${timeoutMs} ms (role: ${role})`);
+      await waitFor(
+        progressed,
+        () => role === 'active' || role === 'member',
+        timeoutMs,
+        () => `${options.hostId} did not become the active reader within ${timeoutMs} ms (role: ${role})`,
+      );
     },
 
     async whenCaughtUp({ timeoutMs = 30_000 } = {}) {
@@ -132,10 +165,10 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         const jsm = await jetstreamManager(nc, { checkAPI: false });
         let left = await consumersToDrain(registry, projectors.map((projector) => projector.processorId));
         for (;;) {
-          const stopped = new Set((session?.stopped() ?? []).map((s) => `${s.processorId}\u0000${s.partition}`));
+          const stopped = new Set((member?.stopped() ?? []).map((s) => `${s.processorId}\u0000${s.partition}`));
           left = left.filter((pair) => !stopped.has(`${pair.processorId}\u0000${pair.tenant}`));
-          if (session !== undefined && 'backfilled' in session && session.backfilled()) left = await undrainedConsumers(jsm, left);
-          if (left.length === 0) return { stopped: session?.stopped() ?? [] };
+          left = await undrainedConsumers(jsm, left);
+          if (left.length === 0) return { stopped: member?.stopped() ?? [] };
           if (Date.now() >= deadline)
             throw new WaitTimeoutError(
               `the tenant streams were not drained within ${timeoutMs} ms: ${left.slice(0, 10).map((pair) => `${pair.processorId}/${pair.tenant}`).join(', ')}${left.length > 10 ? ', ...' : ''}`,
@@ -160,12 +193,14 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       group: options.group,
       role,
       readerPosition: session?.readerPosition().global ?? null,
-      projectors: session?.status() ?? [],
+      ...(member === undefined ? {} : { hosts: member.hosts() }),
+      projectors: member?.status() ?? session?.status() ?? [],
     }),
 
     async stop() {
       if (role === 'stopped') return;
       stopping?.abort();
+      await member?.stop();
       await loop;
       await lease?.release().catch((error: unknown) => logger.warn(`could not release reader lease: ${error instanceof Error ? error.message : String(error)}`));
       await wakeUps?.close();

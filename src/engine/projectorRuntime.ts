@@ -25,9 +25,14 @@ export type ProjectorRuntimeOptions = {
   /** The stored low-water mark; the reader starts after the lowest of all projectors' marks. */
   mark: Position;
   logger: Logger;
+  /** See `WorkerData.idleInTransactionTimeoutMs`. */
+  idleInTransactionTimeoutMs?: number;
   onProgress: () => void;
   onFailure: (error: WorkerError) => void;
 };
+
+/** A partition lease this host took: what its thread needs to commit under it. */
+export type AssignedLease = { epoch: number; since: Date; checkpoint: Position | null; halted: boolean };
 
 export type ProjectorRuntime = {
   readonly projector: AnyPartitionedProjector;
@@ -41,6 +46,10 @@ export type ProjectorRuntime = {
   deliver(partition: string, items: PositionedEvent[]): Promise<boolean>;
   /** The partition's last committed position known to this session. */
   checkpoint(partition: string): Position | null;
+  /** Takes a partition under a new lease: its next events go to its thread with the lease and the stored checkpoint. */
+  assign(partition: string, lease: AssignedLease): void;
+  /** The partition is no longer this host's; deliveries still waiting for it settle as not committed. */
+  release(partition: string): void;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   /** True when every partition that can make progress has committed everything up to `position`. */
@@ -54,6 +63,8 @@ export type ProjectorRuntime = {
 };
 
 type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean };
+
+const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
 /** One projector during one active session: its threads, partitions and progress. */
 export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRuntime => {
@@ -121,6 +132,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
     projectorsUrl: options.projectorsUrl,
     connectionString: options.connectionString,
     instanceId: options.hostId,
+    idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
     onReports,
     onFailure: options.onFailure,
   });
@@ -137,7 +149,9 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   };
 
   const send = (key: string, tracked: Tracked, items: PositionedEvent[]): PartitionEvents => {
-    const batch: PartitionEvents = tracked.sent ? { partition: key, events: items } : { partition: key, checkpoint: tracked.checkpoint, events: items };
+    const batch: PartitionEvents = tracked.sent
+      ? { partition: key, events: items }
+      : withoutUndefined({ partition: key, checkpoint: tracked.checkpoint, lease: tracked.epoch, events: items });
     tracked.sent = true;
     return batch;
   };
@@ -188,6 +202,17 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
+    assign(key, lease) {
+      const tracked = partition(key);
+      Object.assign(tracked, { sent: false, checkpoint: lease.checkpoint, epoch: lease.epoch, since: lease.since, state: lease.halted ? 'halted' : 'idle' });
+      stopped.delete(key);
+      if (lease.halted) stopped.set(key, 'halted');
+    },
+    release(key) {
+      settleDeliveries(key, null, true);
+      partitions.delete(key);
+      stopped.delete(key);
+    },
     checkpoint: (key) => partitions.get(key)?.checkpoint ?? options.checkpoints.get(key) ?? null,
     buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),
     isCaughtUpTo: (target) => comparePositions(tracker.lowWaterMark(stoppedKeys()), target) >= 0,
@@ -196,7 +221,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       processorId: projector.processorId,
       lowWaterMark: tracker.lowWaterMark().global,
       threads: pool.threads(),
-      partitions: [...partitions.values()].map(({ thread, sent: _sent, checkpoint, ...rest }) => ({
+      partitions: [...partitions.values()].map(({ thread, sent: _sent, checkpoint, ...rest }) => withoutUndefined({
         ...rest,
         checkpoint: checkpoint?.global ?? null,
         lag: tracker.pending(rest.partition),

@@ -9,6 +9,10 @@ export type PartitionStatus = {
   lag: number;
   /** `host/processor/thread` that owns the partition on this host. */
   owner: string;
+  /** When this host took the partition's lease (hosts sharing partitions over JetStream); absent in-process. */
+  since?: Date;
+  /** The lease epoch this host holds the partition under. */
+  epoch?: number;
   state: PartitionState;
   applied: number;
   deadLettered: number;
@@ -23,7 +27,8 @@ export type ProjectorStatus = {
   partitions: PartitionStatus[];
 };
 
-export type EngineRole = 'stopped' | 'standby' | 'active';
+/** `member`: one of a group of hosts sharing the partitions (JetStream transport). */
+export type EngineRole = 'stopped' | 'standby' | 'active' | 'member';
 
 export type EngineStatus = {
   hostId: string;
@@ -31,5 +36,7 @@ export type EngineStatus = {
   role: EngineRole;
   /** Highest global position the reader has read. */
   readerPosition: bigint | null;
+  /** The live hosts of the group, as this host last saw them (JetStream transport). */
+  hosts?: string[];
   projectors: ProjectorStatus[];
 };

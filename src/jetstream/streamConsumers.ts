@@ -1,5 +1,4 @@
-import { setMaxListeners } from 'node:events';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
@@ -8,7 +7,7 @@ import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { toErrorInfo } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { BeforeFirstPosition, type Position } from '../core/position.js';
-import { wakeable, type Wakeable } from '../core/wakeable.js';
+import { wakeable } from '../core/wakeable.js';
 import type { ProjectorRuntime } from '../engine/projectorRuntime.js';
 import type { PositionedEvent } from '../postgres/readEventBatch.js';
 import { readPartitionRange } from '../postgres/readPartitionRange.js';
@@ -17,12 +16,6 @@ import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 import { RelayHeaders } from './relaySession.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
 import { subjectToken } from './tenantToken.js';
-
-export type StreamConsumers = {
-  /** Resolves when stopped; consumption loops run until then. */
-  run(): Promise<void>;
-  stop(): void;
-};
 
 const RegistryListingMs = 3000;
 /** While the next message in order is missing, how often to look whether the stream's retention dropped it. */
@@ -57,44 +50,40 @@ const tryNak = (message: JsMsg): void => {
 const toItem = (message: JsMsg): PositionedEvent => ({ position: positionOf(message.headers), event: reviveEvent(message.json<StoredEvent>()) });
 
 /*
- * For every tenant in the registry (watched, so new tenants start without restart) and every
- * projector: a durable pull consumer named after the projector on the tenant's stream, consumed
- * continuously (messages arrive as they are stored, no waiting for a full batch), one batch in flight.
- * A batch goes to the partition's thread through the same partition runner and is acked after the
- * partition commits through it, so a crash redelivers it and the checkpoint skips what is done.
+ * One (projector, tenant) partition this host owns: the durable pull consumer named after the
+ * projector on the tenant's stream, consumed continuously (messages arrive as they are stored, no
+ * waiting for a full batch). Batches go to the partition's thread as they come (its scheduler keeps
+ * one in flight and the rest in order) and are acked in order once committed, so a crash redelivers
+ * them and the checkpoint skips what is done.
  *
  * Order: the checkpoint skips what it covers, so a partition must see its stream in sequence. Only
  * the message right after the last acked one starts a batch; one that arrives early (an older one is
  * still out somewhere and comes back after the ack wait) is held until the older one is here. When
  * the stream's retention dropped the older ones, the partition reads them from the event store first.
+ *
+ * A new owner (`takeOver`) replaces the consumer with one that starts after its ack floor: messages
+ * the previous owner took and never acked are then delivered at once instead of after the ack wait,
+ * and a previous owner that is still running loses its consumer.
  */
-export const streamConsumers = (context: {
+export const consumePartition = async (context: {
   nc: NatsConnection;
   db: pg.Pool;
-  registry: KV;
-  runtimes: ProjectorRuntime[];
+  runtime: ProjectorRuntime;
+  entry: TenantRegistryEntry;
   ackWaitMs?: number;
   logger: Logger;
-}): StreamConsumers => {
-  const controller = new AbortController();
-  const { signal } = controller;
-  // Every consumption loop listens for it.
-  setMaxListeners(0, signal);
-  const waiting = new Set<Wakeable>();
-  signal.addEventListener('abort', () => waiting.forEach((loop) => loop.wake()), { once: true });
+  signal: AbortSignal;
+  takeOver: boolean;
+}): Promise<void> => {
+  const { runtime, entry, signal } = context;
   const js = jetstream(context.nc);
-  const loops: Promise<void>[] = [];
+  let takeOver = context.takeOver;
 
   /**
    * When the stream's retention dropped messages from `next` on, applies the partition's events up to
    * the first one the stream still holds from the event store; says where the stream resumes.
    */
-  const fillFromStore = async (
-    jsm: JetStreamManager,
-    runtime: ProjectorRuntime,
-    entry: TenantRegistryEntry,
-    next: number,
-  ): Promise<{ resumeAt: number } | 'not-dropped' | 'stopped'> => {
+  const fillFromStore = async (jsm: JetStreamManager, next: number): Promise<{ resumeAt: number } | 'not-dropped' | 'stopped'> => {
     const { state } = await jsm.streams.info(entry.stream);
     if (state.first_seq <= next) return 'not-dropped';
     const first = await jsm.streams.getMessage(entry.stream, { seq: state.first_seq });
@@ -110,18 +99,33 @@ export const streamConsumers = (context: {
     return { resumeAt: state.first_seq };
   };
 
-  const consume = async (runtime: ProjectorRuntime, entry: TenantRegistryEntry): Promise<void> => {
+  /** The consumer to read from, replaced by one starting after the ack floor on a take-over. */
+  const openConsumer = async (jsm: JetStreamManager, config: ReturnType<typeof consumerConfig>): Promise<ConsumerInfo> => {
+    if (!takeOver) return jsm.consumers.add(entry.stream, config);
+    const previous = await jsm.consumers.info(entry.stream, config.durable_name).catch(() => undefined);
+    if (previous === undefined) return jsm.consumers.add(entry.stream, config);
+    await jsm.consumers.delete(entry.stream, config.durable_name).catch(() => undefined);
+    const floor = previous.ack_floor.stream_seq;
+    const info = await jsm.consumers.add(entry.stream, floor === 0 ? config : { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 });
+    takeOver = false;
+    return { ...info, ack_floor: { ...info.ack_floor, stream_seq: Math.max(info.ack_floor.stream_seq, floor) } };
+  };
+
+  {
     const config = consumerConfig(runtime.projector, context.ackWaitMs);
     const { batchSize } = runtime.projector;
     for (let attempt = 1; !signal.aborted; ) {
       let messages: ConsumerMessages | undefined;
       const held = new Map<number, JsMsg>();
       const arrived = wakeable();
-      waiting.add(arrived);
-      const closeOnAbort = (): void => void messages?.close();
+      let acked: Promise<boolean> = Promise.resolve(true);
+      const closeOnAbort = (): void => {
+        void messages?.close();
+        arrived.wake();
+      };
       try {
         const jsm = await jetstreamManager(context.nc, { checkAPI: false });
-        const info = await jsm.consumers.add(entry.stream, config);
+        const info = await openConsumer(jsm, config);
         let next = info.ack_floor.stream_seq + 1;
         const consumer = js.consumers.getConsumerFromInfo(info);
         let closed = false;
@@ -141,7 +145,6 @@ export const streamConsumers = (context: {
         // Batches are handed to the partition's thread as they come (its scheduler keeps one in flight
         // and the rest in order) and acked in order once committed; `committed` trails `next`.
         let committed = next - 1;
-        let acked: Promise<boolean> = Promise.resolve(true);
         let partitionStopped = false;
         while (!signal.aborted && !closed && !partitionStopped) {
           for (const [sequence, message] of held) {
@@ -155,7 +158,7 @@ export const streamConsumers = (context: {
           if (batch.length === 0) {
             if (held.size > 0) {
               if (!(await acked)) return;
-              const filled = await fillFromStore(jsm, runtime, entry, next);
+              const filled = await fillFromStore(jsm, next);
               if (filled === 'stopped') return;
               if (filled === 'not-dropped') await arrived.wait(GapCheckMs);
               else {
@@ -188,59 +191,56 @@ export const streamConsumers = (context: {
         context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: consuming ${entry.stream} failed, retrying: ${toErrorInfo(error).message}`);
         await abortableSleep(backoffDelay(DefaultBackoff, attempt++), signal);
       } finally {
-        waiting.delete(arrived);
         signal.removeEventListener('abort', closeOnAbort);
         await messages?.close()?.catch(() => undefined);
         // What is held and not acked is redelivered to the next loop after the ack wait; hand it back now.
         for (const message of held.values()) tryNak(message);
+        // Handing the partition over: what is in flight commits (or is fenced) and is acked first.
+        if (signal.aborted) await acked;
       }
     }
-  };
+  }
+};
 
-  const started = new Set<string>();
+/**
+ * Calls `onTenant` for every tenant in the registry and every tenant added later, until `signal`
+ * aborts: the watch sees new tenants at once; a listing every few seconds catches any the watch
+ * missed while the connection was down, and restarts the watch if it ended.
+ */
+export const followTenantRegistry = async (registry: KV, onTenant: (entry: TenantRegistryEntry) => void, signal: AbortSignal, logger: Logger): Promise<void> => {
+  const seen = new Set<string>();
   const follow = (token: string, entry: TenantRegistryEntry): void => {
-    if (started.has(token)) return;
-    started.add(token);
-    for (const runtime of context.runtimes) loops.push(consume(runtime, entry));
+    if (seen.has(token)) return;
+    seen.add(token);
+    onTenant(entry);
   };
-
-  // New tenants arrive through the registry watch at once; a listing every few seconds catches any
-  // the watch missed while the connection was down, and restarts the watch if it ended.
   const watch = async (): Promise<void> => {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        const watcher = await context.registry.watch();
+        const watcher = await registry.watch();
         const stop = (): void => watcher.stop();
         signal.addEventListener('abort', stop, { once: true });
         for await (const update of watcher) if (update.operation === 'PUT') follow(update.key, update.json<TenantRegistryEntry>());
         signal.removeEventListener('abort', stop);
       } catch (error) {
-        if (!signal.aborted) context.logger.warn(`tenant registry watch failed, watching again: ${toErrorInfo(error).message}`);
+        if (!signal.aborted) logger.warn(`tenant registry watch failed, watching again: ${toErrorInfo(error).message}`);
       }
       await abortableSleep(backoffDelay(DefaultBackoff, attempt), signal);
     }
   };
-
   const list = async (): Promise<void> => {
     while (!signal.aborted) {
       await abortableSleep(RegistryListingMs, signal);
       try {
-        for await (const token of await context.registry.keys()) {
-          if (started.has(token)) continue;
-          const entry = await context.registry.get(token);
-          if (entry !== null) follow(token, entry.json<TenantRegistryEntry>());
+        for await (const token of await registry.keys()) {
+          if (seen.has(token)) continue;
+          const entry = await registry.get(token);
+          if (entry !== null && entry.operation === 'PUT') follow(token, entry.json<TenantRegistryEntry>());
         }
       } catch (error) {
-        if (!signal.aborted) context.logger.warn(`listing the tenant registry failed: ${toErrorInfo(error).message}`);
+        if (!signal.aborted) logger.warn(`listing the tenant registry failed: ${toErrorInfo(error).message}`);
       }
     }
   };
-
-  return {
-    async run() {
-      await Promise.all([watch(), list()]);
-      await Promise.all(loops);
-    },
-    stop: () => controller.abort(),
-  };
+  await Promise.all([watch(), list()]);
 };

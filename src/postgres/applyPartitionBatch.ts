@@ -5,7 +5,7 @@ import { isCovered, type Position } from '../core/position.js';
 import type { CommitOutcome } from '../core/partitionScheduler.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import type { PositionedEvent } from './readEventBatch.js';
-import { storeCheckpoint } from './storeCheckpoint.js';
+import { storeCheckpoint, type CommitLease } from './storeCheckpoint.js';
 
 export type PartitionTransaction = {
   pool: Dumbo;
@@ -15,6 +15,8 @@ export type PartitionTransaction = {
   /** The checkpoint this owner believes is stored; the commit is fenced on it. */
   checkpoint: Position | null;
   instanceId: string;
+  /** The lease the commit must still hold, when partitions are leased (hosts sharing partitions). */
+  lease?: CommitLease;
   /** Ends a backend whose batch ran out of time (pg_terminate_backend), so its locks go with it. */
   terminate: (backendPid: number) => Promise<void>;
 };
@@ -51,6 +53,7 @@ export const inPartitionTransaction = async (
         instanceId: scope.instanceId,
         expected: scope.checkpoint,
         next,
+        lease: scope.lease,
       });
       if (!stored.ok) return { success: false, result: stored };
       const working = work(context);

@@ -40,6 +40,39 @@ CREATE TABLE IF NOT EXISTS distributary_dead_letters (
 );
 CREATE INDEX IF NOT EXISTS distributary_dead_letters_status ON distributary_dead_letters (status, processor_id, partition);
 
+-- Hosts of a group announce themselves; one without a heartbeat for the lease timeout is gone.
+CREATE TABLE IF NOT EXISTS distributary_hosts (
+  group_name    TEXT             NOT NULL,
+  host_id       TEXT             NOT NULL,
+  weight        DOUBLE PRECISION NOT NULL DEFAULT 1,
+  started_at    TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
+  heartbeat_at  TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (group_name, host_id)
+);
+
+-- One lease per (projector, partition). Every acquisition raises the epoch; a commit checks its
+-- owner and epoch in the statement that moves the checkpoint (the fencing token).
+CREATE TABLE IF NOT EXISTS distributary_partition_owners (
+  processor_id  TEXT        NOT NULL,
+  partition     TEXT        NOT NULL,
+  owner         TEXT        NOT NULL,
+  epoch         BIGINT      NOT NULL,
+  acquired_at   TIMESTAMPTZ NOT NULL,
+  expires_at    TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (processor_id, partition)
+);
+
+-- Every acquisition, for "who owned it when" questions after the fact.
+CREATE TABLE IF NOT EXISTS distributary_ownership_log (
+  processor_id    TEXT        NOT NULL,
+  partition       TEXT        NOT NULL,
+  epoch           BIGINT      NOT NULL,
+  owner           TEXT        NOT NULL,
+  previous_owner  TEXT,
+  acquired_at     TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (processor_id, partition, epoch)
+);
+
 CREATE OR REPLACE FUNCTION distributary_notify_messages_appended() RETURNS trigger AS $fn$
 BEGIN
   PERFORM pg_notify('${MessagesAppendedChannel}', '');

@@ -8,7 +8,7 @@ import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 /**
  * Applies skipped dead letters an operator asked to retry. Their partitions' checkpoints are already
  * past them, so each is applied alone, out of order, in one transaction with its `resolved` mark;
- * one that fails again goes back to `skipped` with the new error.
+ * one that fails again goes back to `skipped` with the new error. Safe to run on several hosts at once.
  */
 export const replaySkippedDeadLetters = async (
   db: pg.Pool,
@@ -27,8 +27,9 @@ export const replaySkippedDeadLetters = async (
     try {
       await pool.withTransaction(async (transaction) => {
         const context = await transactionToPostgreSQLProjectionHandlerContext(connectionString, pool, transaction);
-        await projector.projection.handle([reviveEvent(row.payload)], context);
-        await context.connection.client.query("UPDATE distributary_dead_letters SET status = 'resolved' WHERE id = $1", [row.id]);
+        // Claimed first: of several hosts replaying, one applies it and the others find it resolved.
+        const claimed = await context.connection.client.query("UPDATE distributary_dead_letters SET status = 'resolved' WHERE id = $1 AND status = 'retry'", [row.id]);
+        if (claimed.rowCount === 1) await projector.projection.handle([reviveEvent(row.payload)], context);
       });
     } catch (error) {
       const info = toErrorInfo(error);

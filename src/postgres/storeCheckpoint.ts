@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import { comparePositions, type Position } from '../core/position.js';
 
-export type StoreCheckpointResult = { ok: true } | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' };
+export type StoreCheckpointResult = { ok: true } | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' | 'LEASE_LOST' };
+
+/** The lease a commit must still hold: its owner and epoch (the fencing token). */
+export type CommitLease = { owner: string; epoch: number };
+
+// The lease row is held FOR KEY SHARE until the commit ends, so nobody takes the lease meanwhile.
+const leaseCheck = `lease AS (SELECT 1 FROM distributary_partition_owners
+                               WHERE processor_id = $1 AND partition = $2 AND owner = $9 AND epoch = $10
+                                 AND expires_at > clock_timestamp() FOR KEY SHARE)`;
 
 const normalized = (global: bigint): string => global.toString().padStart(19, '0');
 
@@ -14,25 +22,31 @@ const normalized = (global: bigint): string => global.toString().padStart(19, '0
  */
 export const storeCheckpoint = async (
   client: pg.ClientBase | pg.Pool,
-  options: { processorId: string; partition: string; version: number; instanceId: string; expected: Position | null; next: Position },
+  options: { processorId: string; partition: string; version: number; instanceId: string; expected: Position | null; next: Position; lease?: CommitLease },
 ): Promise<StoreCheckpointResult> => {
-  const { processorId, partition, version, instanceId, expected, next } = options;
+  const { processorId, partition, version, instanceId, expected, next, lease } = options;
+  const leased = lease !== undefined;
+  const params = [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId, expected && normalized(expected.global), expected?.tx.toString() ?? null];
   const written =
     expected === null
       ? await client.query(
-          `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
+          `${leased ? `WITH ${leaseCheck}` : ''}
+           INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
                                        processor_instance_id, status, created_at, last_updated)
-           VALUES ($1, $2, $3, $4, $5::xid8, $6, 'running', now(), now())
+           SELECT $1, $2, $3, $4, $5::xid8, $6, 'running', now(), now()
+            WHERE $7::text IS NULL AND $8::text IS NULL ${leased ? 'AND EXISTS (SELECT 1 FROM lease)' : ''}
            ON CONFLICT (processor_id, partition, version) DO NOTHING`,
-          [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId],
+          leased ? [...params, lease.owner, lease.epoch] : params,
         )
       : await client.query(
-          `UPDATE emt_processors
+          `${leased ? `WITH ${leaseCheck}` : ''}
+           UPDATE emt_processors
               SET last_processed_checkpoint = $4, last_processed_transaction_id = $5::xid8,
                   processor_instance_id = $6, status = 'running', last_updated = now()
             WHERE processor_id = $1 AND partition = $2 AND version = $3
-              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8`,
-          [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId, normalized(expected.global), expected.tx.toString()],
+              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8
+              ${leased ? 'AND EXISTS (SELECT 1 FROM lease)' : ''}`,
+          leased ? [...params, lease.owner, lease.epoch] : params,
         );
   if (written.rowCount === 1) return { ok: true };
   const { rows } = await client.query<{ global: string; tx: string }>(
@@ -41,6 +55,9 @@ export const storeCheckpoint = async (
     [processorId, partition, version],
   );
   const current = rows[0];
+  const unchanged =
+    current === undefined ? expected === null : expected !== null && comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, expected) === 0;
+  if (leased && unchanged) return { ok: false, reason: 'LEASE_LOST' };
   if (current === undefined) return { ok: false, reason: 'MISMATCH' };
   const order = comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, next);
   return { ok: false, reason: order === 0 ? 'IGNORED' : order > 0 ? 'CURRENT_AHEAD' : 'MISMATCH' };

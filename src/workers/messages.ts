@@ -12,12 +12,18 @@ export type WorkerData = {
   connectionString: string;
   /** Written to `processor_instance_id` with every checkpoint. */
   instanceId: string;
+  /** The host, as partition leases name their owner. */
+  hostId: string;
+  /** The server ends a transaction left idle this long (a paused host), so its locks do not block the next owner. */
+  idleInTransactionTimeoutMs?: number;
 };
 
 export type PartitionEvents = {
   partition: string;
   /** The stored checkpoint, sent with the first events of a partition in a session. */
   checkpoint?: Position | null;
+  /** The epoch of this host's lease on the partition, sent with the checkpoint; commits are fenced on it. */
+  lease?: number;
   events: PositionedEvent[];
 };
 

@@ -20,7 +20,12 @@ const post = (message: FromWorker): void => port.postMessage(message);
 const start = async (): Promise<void> => {
   const projector = (await loadProjectors(data.projectorsUrl)).get(data.processorId);
   if (projector === undefined) throw new WorkerError(`${data.projectorsUrl} no longer exports projector '${data.processorId}'`);
-  const connections = new pg.Pool({ connectionString: data.connectionString, max: projector.concurrency + 2 });
+  const connections = new pg.Pool({
+    connectionString: data.connectionString,
+    max: projector.concurrency + 2,
+    ...(data.idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: data.idleInTransactionTimeoutMs }),
+  });
+  const leases = new Map<string, number>();
   // An idle connection dropped by the server (restart, failover) is simply replaced on next use.
   connections.on('error', () => undefined);
   const pool = dumbo({ connectionString: data.connectionString, pool: connections });
@@ -31,6 +36,7 @@ const start = async (): Promise<void> => {
     partition,
     checkpoint,
     instanceId: data.instanceId,
+    lease: leases.has(partition) ? { owner: data.hostId, epoch: leases.get(partition)! } : undefined,
     terminate: async (pid) => void (await connections.query('SELECT pg_terminate_backend($1)', [pid])),
   });
 
@@ -61,7 +67,10 @@ const start = async (): Promise<void> => {
   port.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'events':
-        for (const batch of message.batches) scheduler.enqueue(batch.partition, batch.events, batch.checkpoint);
+        for (const batch of message.batches) {
+          if (batch.lease !== undefined) leases.set(batch.partition, batch.lease);
+          scheduler.enqueue(batch.partition, batch.events, batch.checkpoint);
+        }
         return;
       case 'stop':
         void scheduler

@@ -15,6 +15,8 @@ export type WorkerPoolOptions = {
   projectorsUrl: string;
   connectionString: string;
   instanceId: string;
+  /** See `WorkerData.idleInTransactionTimeoutMs`. */
+  idleInTransactionTimeoutMs?: number;
   onReports: (reports: PartitionReport<Position>[], thread: number) => void;
   /** A thread failed to start or died; the pool is unusable afterwards. */
   onFailure: (error: WorkerError) => void;
@@ -52,6 +54,8 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
       processorId: options.projector.processorId,
       connectionString: options.connectionString,
       instanceId: `${options.instanceId}/${options.projector.processorId}/${index}`,
+      hostId: options.instanceId,
+      idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
     };
     const worker = new Worker(bootstrapUrl, { workerData, name: `distributary:${options.projector.processorId}:${index}` });
     let markReady = (): void => undefined;

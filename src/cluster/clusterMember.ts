@@ -1,0 +1,220 @@
+import type { Dumbo } from '@event-driven-io/dumbo';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { toErrorInfo } from '../core/errors.js';
+import { BeforeFirstPosition } from '../core/position.js';
+import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.js';
+import { wakeable } from '../core/wakeable.js';
+import type { ResolvedEngineOptions } from '../engine/options.js';
+import { projectorRuntime, type ProjectorRuntime } from '../engine/projectorRuntime.js';
+import type { ProjectorStatus } from '../engine/status.js';
+import { consumePartition, followTenantRegistry } from '../jetstream/streamConsumers.js';
+import type { TenantRegistryEntry } from '../jetstream/tenantStreams.js';
+import { membership } from '../postgres/membership.js';
+import { leaseKey, partitionLeases, type PartitionLease } from '../postgres/partitionLeases.js';
+import { readCheckpoints } from '../postgres/readCheckpoints.js';
+import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
+import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.js';
+import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
+
+export type ClusterMember = {
+  /** Resolves with the reason the member ended: stop(), or a failure (a worker thread died). */
+  run(): Promise<string>;
+  /** Hands every partition over: in-flight batches commit, leases are released, the host leaves the group. */
+  stop(): Promise<void>;
+  status(): ProjectorStatus[];
+  hosts(): string[];
+  stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
+};
+
+type Owned = PartitionLease & { controller: AbortController; loop: Promise<void> };
+
+/*
+ * One host of a group sharing the (projector, tenant) partitions of the tenant streams.
+ *
+ * Every third of the lease timeout it beats its heart in `distributary_hosts`, renews its partition
+ * leases, and computes with rendezvous hashing over the live hosts which partitions are its own.
+ * Those it owns but should not, it hands over: the consumer stops, what is in flight commits and is
+ * acked, the lease is released. Those it should own and can take (free, expired or released, and no
+ * commit of the previous owner still running), it takes with a new epoch and consumes from the
+ * stream. A lease it could not renew is lost: its consumer stops at once, and any commit still
+ * coming from it is fenced by the epoch.
+ */
+export const clusterMember = async (context: {
+  options: ResolvedEngineOptions & { transport: { type: 'jetstream'; ackWaitMs: number } };
+  projectors: AnyPartitionedProjector[];
+  db: pg.Pool;
+  dumbo: Dumbo;
+  nc: NatsConnection;
+  registry: KV;
+  onProgress: () => void;
+}): Promise<ClusterMember> => {
+  const { options, db, nc, registry } = context;
+  const { logger, hostId } = options;
+  const tickMs = Math.max(100, Math.floor(options.leaseTimeoutMs / 3));
+  const members = membership(db, { group: options.group, hostId, weight: options.hostWeight, timeoutMs: options.leaseTimeoutMs });
+  const leases = partitionLeases(db, { hostId, timeoutMs: options.leaseTimeoutMs });
+  const controller = new AbortController();
+  const { signal } = controller;
+  let endReason = 'stopped';
+  const end = (reason: string): void => {
+    if (signal.aborted) return;
+    endReason = reason;
+    controller.abort();
+  };
+
+  const runtimes = new Map<string, ProjectorRuntime>();
+  for (const projector of context.projectors)
+    runtimes.set(
+      projector.processorId,
+      projectorRuntime({
+        projector,
+        projectorsUrl: options.projectorsUrl,
+        connectionString: options.connectionString,
+        hostId,
+        db,
+        checkpoints: new Map(),
+        halted: new Set(),
+        mark: BeforeFirstPosition,
+        logger,
+        // A paused host's open transaction must not keep the next owner out longer than its lease.
+        idleInTransactionTimeoutMs: options.leaseTimeoutMs,
+        onProgress: context.onProgress,
+        onFailure: (error) => {
+          logger.error(error.message);
+          end(error.message);
+        },
+      }),
+    );
+  await Promise.all([...runtimes.values()].map((runtime) => runtime.warm()));
+
+  const tenants = new Map<string, TenantRegistryEntry>();
+  const owned = new Map<string, Owned>();
+  let hosts: WeightedHost[] = [];
+  const changed = wakeable();
+
+  /** Stops consuming a partition; `handOver` first lets what is in flight commit and be acked. */
+  const letGo = async (lease: Owned, handOver: boolean): Promise<void> => {
+    owned.delete(leaseKey(lease.processorId, lease.partition));
+    lease.controller.abort();
+    if (handOver) await Promise.race([lease.loop, abortableSleep(options.leaseTimeoutMs)]);
+    runtimes.get(lease.processorId)?.release(lease.partition);
+  };
+
+  const take = async (acquired: PartitionLease[]): Promise<void> => {
+    for (const processorId of new Set(acquired.map((lease) => lease.processorId))) {
+      const runtime = runtimes.get(processorId)!;
+      const [checkpoints, halted] = await Promise.all([readCheckpoints(db, processorId, runtime.projector.version), readHaltedPartitions(db, processorId)]);
+      for (const lease of acquired.filter((l) => l.processorId === processorId)) {
+        const entry = tenants.get(lease.partition)!;
+        const isHalted = halted.has(lease.partition);
+        runtime.assign(lease.partition, { epoch: lease.epoch, since: lease.acquiredAt, checkpoint: checkpoints.get(lease.partition) ?? null, halted: isHalted });
+        const partitionController = new AbortController();
+        const loop = isHalted
+          ? Promise.resolve()
+          : consumePartition({
+              nc,
+              db,
+              runtime,
+              entry,
+              ackWaitMs: options.transport.ackWaitMs,
+              logger,
+              signal: partitionController.signal,
+              takeOver: true,
+            }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
+        owned.set(leaseKey(processorId, lease.partition), { ...lease, controller: partitionController, loop });
+      }
+    }
+  };
+
+  /** Partitions that stopped here (fenced, or halted and since retried) are let go, to be taken again fresh. */
+  const restartable = async (): Promise<Owned[]> => {
+    const result: Owned[] = [];
+    for (const runtime of runtimes.values()) {
+      const stopped = [...runtime.stopped()];
+      if (stopped.length === 0) continue;
+      const halted = stopped.some(([, why]) => why === 'halted') ? await readHaltedPartitions(db, runtime.projector.processorId) : new Set<string>();
+      for (const [partition, why] of stopped) {
+        const lease = owned.get(leaseKey(runtime.projector.processorId, partition));
+        if (lease !== undefined && (why === 'fenced' || !halted.has(partition))) result.push(lease);
+      }
+    }
+    return result;
+  };
+
+  const tick = async (): Promise<void> => {
+    hosts = await members.heartbeat();
+    const held = [...owned.values()];
+    const renewed = await leases.renew(held);
+    for (const lease of held) {
+      if (renewed.has(leaseKey(lease.processorId, lease.partition))) continue;
+      logger.warn(`${lease.processorId}/${lease.partition}: lease lost (epoch ${lease.epoch}); stopping it here`);
+      void letGo(lease, false);
+    }
+    const wanted: { processorId: string; partition: string }[] = [];
+    const handOver: Owned[] = await restartable();
+    for (const processorId of runtimes.keys())
+      for (const tenant of tenants.keys()) {
+        const key = leaseKey(processorId, tenant);
+        const mine = rendezvousOwner(key, hosts) === hostId;
+        const lease = owned.get(key);
+        if (mine && lease === undefined) wanted.push({ processorId, partition: tenant });
+        else if (!mine && lease !== undefined && !handOver.includes(lease)) handOver.push(lease);
+      }
+    if (handOver.length > 0) {
+      await Promise.all(handOver.map((lease) => letGo(lease, true)));
+      await leases.release(handOver);
+    }
+    await take(await leases.acquire(wanted));
+    await resolveRetriedDeadLetters(db);
+    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map([...runtimes].map(([id, runtime]) => [id, runtime.projector])));
+  };
+
+  const coordinate = async (): Promise<void> => {
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        await tick();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        logger.warn(`${hostId}: group '${options.group}' round failed (${failures} in a row): ${toErrorInfo(error).message}`);
+      }
+      await changed.wait(tickMs, signal);
+    }
+  };
+
+  let running: Promise<unknown> = Promise.resolve();
+  return {
+    async run() {
+      await (running = Promise.all([
+        followTenantRegistry(
+          registry,
+          (entry) => {
+            tenants.set(entry.tenant, entry);
+            changed.wake();
+          },
+          signal,
+          logger,
+        ),
+        coordinate(),
+      ]));
+      return endReason;
+    },
+    async stop() {
+      end('stopped');
+      await running;
+      const held = [...owned.values()];
+      await Promise.all(held.map((lease) => letGo(lease, true)));
+      await Promise.all([...runtimes.values()].map((runtime) => runtime.stop(options.leaseTimeoutMs)));
+      await leases.release(held).catch((error: unknown) => logger.warn(`could not release leases: ${toErrorInfo(error).message}`));
+      await members.leave().catch((error: unknown) => logger.warn(`could not leave group '${options.group}': ${toErrorInfo(error).message}`));
+    },
+    status: () => [...runtimes.values()].map((runtime) => runtime.status()),
+    hosts: () => hosts.map((host) => host.hostId),
+    stopped: () =>
+      [...runtimes.values()].flatMap((runtime) => [...runtime.stopped()].map(([partition, state]) => ({ processorId: runtime.projector.processorId, partition, state }))),
+  };
+};
