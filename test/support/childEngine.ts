@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ProjectionEngineOptions } from '../../src/index.js';
 
 export type ChildEngine = { process: ChildProcess; active: Promise<void>; exited: Promise<number | null> };
 
@@ -19,9 +20,19 @@ const startChild = (script: string, args: string[]): ChildEngine => {
   return { process: child, active, exited };
 };
 
-/** An engine in a child process, reading with the given lease group. */
-export const startChildEngine = (connectionString: string, projectors: URL, options: { group?: string; leaseMs?: number } = {}): ChildEngine =>
-  startChild('./engineProcess.ts', [connectionString, projectors.href, options.group ?? 'default', String(options.leaseMs ?? 2000)]);
+/** An engine in a child process, in the given lease group; over JetStream when `transport` says so. */
+export const startChildEngine = (
+  connectionString: string,
+  projectors: URL,
+  options: { group?: string; leaseMs?: number } & Pick<ProjectionEngineOptions, 'hostId' | 'transport'> = {},
+): ChildEngine =>
+  startChild('./engineProcess.ts', [
+    connectionString,
+    projectors.href,
+    options.group ?? 'default',
+    String(options.leaseMs ?? 2000),
+    JSON.stringify({ hostId: options.hostId, transport: options.transport }),
+  ]);
 
 /** A relay in a child process. */
 export const startChildRelay = (connectionString: string, natsUrl: string, options: { app?: string; leaseMs?: number } = {}): ChildEngine =>

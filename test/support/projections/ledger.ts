@@ -25,7 +25,8 @@ export type LedgerEvent = ItemAdded | Unrelated;
 
 /**
  * A test read model: running totals per cart, plus an audit row per applied (projector, partition,
- * position) with a unique constraint, so applying an event twice fails loudly.
+ * position) with a unique constraint, so applying an event twice fails loudly; the row names the
+ * lease owner and epoch the commit held, when hosts share partitions.
  * Misbehaves on marked events until a row in `ledger_fixes` says the projection was fixed: throws
  * on `poison`, never returns on `hang`; `crash` ends the worker thread, once per event.
  */
@@ -41,6 +42,7 @@ export const ledgerProjection = (name: string) =>
           PRIMARY KEY (projector, tenant, cart_id));
         CREATE TABLE IF NOT EXISTS ledger_audit (
           id BIGSERIAL PRIMARY KEY, projector TEXT NOT NULL, tenant TEXT NOT NULL, position BIGINT NOT NULL,
+          owner TEXT, epoch BIGINT, committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
           UNIQUE (projector, tenant, position));
         CREATE TABLE IF NOT EXISTS ledger_fixes (projector TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS ledger_crashes (projector TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (projector, position));`);
@@ -56,7 +58,13 @@ export const ledgerProjection = (name: string) =>
           if (fixed.rowCount === 0) await new Promise(() => undefined);
         }
         if (event.data.crash === true && (await firstCrash(context.connection.connectionString, name, position))) process.exit(1);
-        await client.query('INSERT INTO ledger_audit (projector, tenant, position) VALUES ($1, $2, $3)', [name, tenant, position]);
+        // With hosts sharing partitions, the lease the commit holds (its row is locked by the commit).
+        await client.query(
+          `INSERT INTO ledger_audit (projector, tenant, position, owner, epoch)
+           SELECT $1, $2, $3, o.owner, o.epoch FROM (SELECT 1) one
+             LEFT JOIN distributary_partition_owners o ON o.processor_id = $1 AND o.partition = $2`,
+          [name, tenant, position],
+        );
         await client.query(
           `INSERT INTO ledger_totals (projector, tenant, cart_id, total, items, last_position) VALUES ($1, $2, $3, $4, 1, $5)
            ON CONFLICT (projector, tenant, cart_id) DO UPDATE SET total = ledger_totals.total + EXCLUDED.total,

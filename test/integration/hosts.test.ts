@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.js';
+import { useTestDatabase } from '../support/database.js';
+import { natsUrl, uniqueApp } from '../support/nats.js';
+import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+
+const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
+const LeaseMs = 3000;
+
+const owners = (engines: ProjectionEngine[]): Map<string, string[]> => {
+  const result = new Map<string, string[]>();
+  for (const engine of engines) {
+    const { hostId, projectors: statuses } = engine.status();
+    for (const projector of statuses) for (const partition of projector.partitions) result.set(partition.partition, [...(result.get(partition.partition) ?? []), hostId]);
+  }
+  return result;
+};
+
+describe('hosts sharing partitions over JetStream', () => {
+  const database = useTestDatabase();
+
+  it('split the partitions, one owner each, and hand a stopped host’s partitions over at once', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const host = (hostId: string): ProjectionEngine =>
+      projectionEngine({ connectionString, projectors, hostId, logger: silentLogger, lease: { group: app, timeoutMs: LeaseMs }, transport: { type: 'jetstream', servers: natsUrl(), app } });
+    await appendLedgerEvents(connectionString, { tenants: 30, carts: 60, events: 3000, seed: 81, parallel: 4 });
+    const running = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const engines = [host('host-a'), host('host-b'), host('host-c')];
+    await running.start();
+    try {
+      for (const engine of engines) await engine.start();
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      // Let the group settle: each host sees the others and hands over what is theirs.
+      await new Promise((resolve) => setTimeout(resolve, LeaseMs));
+      const before = owners(engines);
+      expect(before.size).toBe(30);
+      expect([...before.values()].every((hosts) => hosts.length === 1)).toBe(true);
+      for (const engine of engines) expect(engine.status().projectors[0]!.partitions.length).toBeGreaterThan(0);
+      expect(engines[0]!.status().hosts).toEqual(['host-a', 'host-b', 'host-c']);
+
+      const stoppedAt = await databaseNow(db);
+      await engines[2]!.stop();
+      await appendLedgerEvents(connectionString, { tenants: 30, carts: 60, events: 1000, seed: 82, parallel: 4 });
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      const handOvers = await handOversAfter(db, 'ledger-hash', 'host-c', stoppedAt);
+      expect(handOvers.length).toBeGreaterThan(0);
+      // Released on stop: taken by the others within a round of theirs, not after the lease timeout.
+      for (const handOver of handOvers) expect(handOver.ms).toBeLessThan(LeaseMs);
+      const after = owners(engines.slice(0, 2));
+      expect(after.size).toBe(30);
+      expect([...after.values()].every((hosts) => hosts.length === 1)).toBe(true);
+    } finally {
+      for (const engine of engines) await engine.stop();
+      await running.stop();
+    }
+    expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
+    expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+    expect(await fencingViolations(db, 'ledger-hash')).toEqual([]);
+    expect(await overlappingLeases(db, 'ledger-hash')).toEqual([]);
+    expect((await db.query('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0].n).toBe(0);
+  });
+});
