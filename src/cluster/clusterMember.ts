@@ -96,12 +96,32 @@ export const clusterMember = async (context: {
   let hosts: WeightedHost[] = [];
   const changed = wakeable();
 
-  /** Stops consuming a partition; `handOver` first lets what is in flight commit and be acked. */
-  const letGo = async (lease: Owned, handOver: boolean): Promise<void> => {
+  const handingOver = new Map<string, { lease: Owned; done: Promise<void> }>();
+
+  /** Stops consuming a lost partition at once; whatever it still commits is fenced by the epoch. */
+  const drop = (lease: Owned): void => {
     owned.delete(leaseKey(lease.processorId, lease.partition));
     lease.controller.abort();
-    if (handOver) await Promise.race([lease.loop, abortableSleep(options.leaseTimeoutMs)]);
     runtimes.get(lease.processorId)?.release(lease.partition);
+  };
+
+  /**
+   * Hands a partition over without holding up the rounds: the consumer stops, what is in flight
+   * commits and is acked, then the lease is released (and renewed meanwhile).
+   */
+  const handOver = (lease: Owned): Promise<void> => {
+    const key = leaseKey(lease.processorId, lease.partition);
+    owned.delete(key);
+    lease.controller.abort();
+    const done = (async () => {
+      await Promise.race([lease.loop, abortableSleep(options.leaseTimeoutMs / 2)]);
+      runtimes.get(lease.processorId)?.release(lease.partition);
+      await leases.release([lease]).catch((error: unknown) => logger.warn(`${key}: could not release the lease: ${toErrorInfo(error).message}`));
+      handingOver.delete(key);
+      changed.wake();
+    })();
+    handingOver.set(key, { lease, done });
+    return done;
   };
 
   const take = async (acquired: PartitionLease[]): Promise<void> => {
@@ -148,26 +168,22 @@ export const clusterMember = async (context: {
   const tick = async (): Promise<void> => {
     hosts = await members.heartbeat();
     const held = [...owned.values()];
-    const renewed = await leases.renew(held);
+    const renewed = await leases.renew([...held, ...[...handingOver.values()].map((h) => h.lease)]);
     for (const lease of held) {
       if (renewed.has(leaseKey(lease.processorId, lease.partition))) continue;
       logger.warn(`${lease.processorId}/${lease.partition}: lease lost (epoch ${lease.epoch}); stopping it here`);
-      void letGo(lease, false);
+      drop(lease);
     }
+    for (const lease of await restartable()) void handOver(lease);
     const wanted: { processorId: string; partition: string }[] = [];
-    const handOver: Owned[] = await restartable();
     for (const processorId of runtimes.keys())
       for (const tenant of tenants.keys()) {
         const key = leaseKey(processorId, tenant);
         const mine = rendezvousOwner(key, hosts) === hostId;
         const lease = owned.get(key);
-        if (mine && lease === undefined) wanted.push({ processorId, partition: tenant });
-        else if (!mine && lease !== undefined && !handOver.includes(lease)) handOver.push(lease);
+        if (mine && lease === undefined && !handingOver.has(key)) wanted.push({ processorId, partition: tenant });
+        else if (!mine && lease !== undefined) void handOver(lease);
       }
-    if (handOver.length > 0) {
-      await Promise.all(handOver.map((lease) => letGo(lease, true)));
-      await leases.release(handOver);
-    }
     await take(await leases.acquire(wanted));
     await resolveRetriedDeadLetters(db);
     await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map([...runtimes].map(([id, runtime]) => [id, runtime.projector])));
@@ -206,10 +222,8 @@ export const clusterMember = async (context: {
     async stop() {
       end('stopped');
       await running;
-      const held = [...owned.values()];
-      await Promise.all(held.map((lease) => letGo(lease, true)));
+      await Promise.all([...[...owned.values()].map(handOver), ...[...handingOver.values()].map((h) => h.done)]);
       await Promise.all([...runtimes.values()].map((runtime) => runtime.stop(options.leaseTimeoutMs)));
-      await leases.release(held).catch((error: unknown) => logger.warn(`could not release leases: ${toErrorInfo(error).message}`));
       await members.leave().catch((error: unknown) => logger.warn(`could not leave group '${options.group}': ${toErrorInfo(error).message}`));
     },
     status: () => [...runtimes.values()].map((runtime) => runtime.status()),

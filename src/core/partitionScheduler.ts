@@ -64,14 +64,18 @@ type Partition<E, C> = {
   probe: number;
   /** While bisecting: events of the failed batch not yet committed or dead-lettered. */
   suspects: number;
+  /** Given up (its lease went elsewhere): a batch still in flight settles without a trace. */
+  released?: boolean;
 };
 
 export type PartitionScheduler<E, C> = {
-  /**
-   * Queues events for a partition; `checkpoint` is the stored one, given with a partition's first
-   * events and again when it is taken over anew (which restarts a fenced partition from it).
-   */
+  /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */
   enqueue(partition: string, events: E[], checkpoint?: C | null): void;
+  /**
+   * Forgets a partition this thread no longer owns: its queue is dropped, a batch in flight finishes
+   * unreported; events queued for it later start it afresh from the checkpoint they bring.
+   */
+  release(partition: string): void;
   /** Resolves when nothing is in flight; no new batch starts afterwards. */
   drain(): Promise<void>;
   inFlight(): number;
@@ -85,11 +89,12 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const report = (p: Partition<E, C>, applied: number, deadLettered: number): void =>
-    options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError });
+  const report = (p: Partition<E, C>, applied: number, deadLettered: number): void => {
+    if (p.released !== true) options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError });
+  };
 
   const makeReady = (p: Partition<E, C>): void => {
-    if (p.queue.length === 0) {
+    if (p.queue.length === 0 || p.released === true) {
       p.state = 'idle';
       return;
     }
@@ -197,19 +202,20 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
         p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, probe: 0, suspects: 0 };
         partitions.set(key, p);
       }
-      // A partition taken again (a new lease) starts over from the checkpoint it is given.
-      if (p.state === 'fenced' && checkpoint !== undefined) {
-        p.state = 'idle';
-        p.checkpoint = checkpoint;
-        p.queue = [];
-        p.failures = 0;
-        p.probe = 0;
-        p.suspects = 0;
-      }
       if (p.state === 'fenced' || p.state === 'halted') return;
       for (const event of events) p.queue.push(event);
       if (p.state === 'idle') makeReady(p);
       dispatch();
+    },
+    release(key) {
+      const p = partitions.get(key);
+      if (p === undefined) return;
+      partitions.delete(key);
+      p.released = true;
+      p.queue = [];
+      const waiting = ready.indexOf(p);
+      if (waiting >= 0) ready.splice(waiting, 1);
+      if (p.state !== 'running') p.state = 'idle';
     },
     async drain() {
       draining = true;

@@ -108,6 +108,8 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
   const onReports = (reports: PartitionReport<Position>[]): void => {
     for (const report of reports) {
       settleDeliveries(report.partition, report.checkpoint, report.state === 'halted' || report.state === 'fenced');
+      // A late report of a partition this host gave up.
+      if (!partitions.has(report.partition)) continue;
       const tracked = partition(report.partition);
       tracked.state = report.state;
       tracked.checkpoint = report.checkpoint;
@@ -119,7 +121,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
         stopped.set(report.partition, report.state);
         logger.warn(
           report.state === 'fenced'
-            ? `${projector.processorId}/${report.partition}: stopped, another owner committed for it`
+            ? `${projector.processorId}/${report.partition}: stopped here: ${report.error?.message ?? 'another owner committed for it'}`
             : `${projector.processorId}/${report.partition}: halted in front of a dead letter: ${report.error?.message ?? ''}`,
         );
       }
@@ -212,6 +214,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       settleDeliveries(key, null, true);
       partitions.delete(key);
       stopped.delete(key);
+      pool.release(key);
     },
     checkpoint: (key) => partitions.get(key)?.checkpoint ?? options.checkpoints.get(key) ?? null,
     buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),

@@ -5,7 +5,7 @@ import pg from 'pg';
 export const MessagesAppendedChannel = 'distributary_messages_appended';
 
 // Arbitrary but fixed: serializes concurrent migrations from several hosts.
-const MigrationLockId = 7_305_114_119_207_731;
+export const MigrationLockId = 7_305_114_119_207_731;
 
 const schemaSQL = `
 -- Partition keys are arbitrary strings: a DEFAULT partition holds their checkpoints instead of a table per key.
@@ -88,17 +88,18 @@ CREATE TRIGGER distributary_messages_appended
 
 /** Creates Emmett's event store schema if missing, then distributary's own tables, partitions and trigger. */
 export const migrate = async (connectionString: string): Promise<void> => {
-  const store = getPostgreSQLEventStore(connectionString);
-  try {
-    await store.schema.migrate();
-  } finally {
-    await store.close();
-  }
+  // Hosts starting together migrate one after the other.
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
+    await client.query('SELECT pg_advisory_lock($1)', [MigrationLockId]);
+    const store = getPostgreSQLEventStore(connectionString);
+    try {
+      await store.schema.migrate();
+    } finally {
+      await store.close();
+    }
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MigrationLockId]);
     await client.query(schemaSQL);
     await client.query('COMMIT');
   } catch (error) {

@@ -28,7 +28,7 @@ export type PartitionEvents = {
 };
 
 /** Main thread to worker: one message per reader batch, never one per event. */
-export type ToWorker = { type: 'events'; batches: PartitionEvents[] } | { type: 'stop' };
+export type ToWorker = { type: 'events'; batches: PartitionEvents[] } | { type: 'release'; partitions: string[] } | { type: 'stop' };
 
 /** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */
 export type FromWorker =

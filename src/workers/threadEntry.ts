@@ -72,6 +72,12 @@ const start = async (): Promise<void> => {
           scheduler.enqueue(batch.partition, batch.events, batch.checkpoint);
         }
         return;
+      case 'release':
+        for (const partition of message.partitions) {
+          scheduler.release(partition);
+          leases.delete(partition);
+        }
+        return;
       case 'stop':
         void scheduler
           .drain()

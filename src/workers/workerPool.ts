@@ -26,6 +26,8 @@ export type WorkerPool = {
   threadFor(partition: string): number;
   /** Sends one reader batch's worth of events to one thread, in one message. */
   send(thread: number, batches: PartitionEvents[]): void;
+  /** Tells a partition's thread to forget it (after what was sent before). */
+  release(partition: string): void;
   threads(): number;
   /** Starts every thread a `hash` placement will use and resolves when they are ready, so a first event does not wait for one. */
   warm(): Promise<void>;
@@ -116,6 +118,13 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
       const target = thread;
       if (target.outgoing.length === 0) queueMicrotask(() => flush(target));
       target.outgoing.push(...batches);
+    },
+    release(partition) {
+      const thread = threads.get(router.threadFor(partition));
+      if (thread === undefined) return;
+      flush(thread);
+      const message: ToWorker = { type: 'release', partitions: [partition] };
+      thread.worker.postMessage(message);
     },
     threads: () => threads.size,
     async stop(timeoutMs) {

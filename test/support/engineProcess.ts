@@ -1,11 +1,11 @@
 // Runs one engine in its own process for tests that kill it: prints `active` once it holds the lease.
-import { projectionEngine, silentLogger, type ProjectionEngineOptions } from '../../src/index.js';
+import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from '../../src/index.js';
 
 const [connectionString, projectors, group = 'default', leaseMs = '2000', extra = '{}'] = process.argv.slice(2);
 if (connectionString === undefined || projectors === undefined) throw new Error('usage: engineProcess <connectionString> <projectorsUrl> [group] [leaseMs] [{ hostId, transport }]');
 const { hostId, transport } = JSON.parse(extra) as Pick<ProjectionEngineOptions, 'hostId' | 'transport'>;
 
-const engine = projectionEngine({ connectionString, projectors, hostId, transport, logger: silentLogger, lease: { group, timeoutMs: Number(leaseMs) } });
+const engine = projectionEngine({ connectionString, projectors, hostId, transport, logger: process.env.CHILD_LOG === '1' ? stderrLogger() : silentLogger, lease: { group, timeoutMs: Number(leaseMs) } });
 await engine.start();
 process.on('SIGTERM', () => void engine.stop().then(() => process.exit(0)));
 await engine.whenActive({ timeoutMs: 120_000 });
