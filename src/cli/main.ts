@@ -15,12 +15,16 @@ const usage = `distributary — partitioned projectors for Emmett event stores
 
 Usage:
   distributary run --projectors <module> [--group <name>] [--database-url <url>]
-      Run the engine for the projectors the module exports until SIGINT/SIGTERM.
+                   [--app <name> [--nats <url>] [--weight <n>] [--host-id <id>]]
+      Run the engine for the projectors the module exports until SIGINT/SIGTERM. With --app, consume
+      the tenant streams of that app's relay, sharing the partitions with the other hosts of the
+      group (--weight: this host's share, default 1); SIGTERM hands its partitions over.
   distributary relay --app <name> [--nats <url>] [--database-url <url>]
       Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
       The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
   distributary status [--projector <id>] [--database-url <url>]
-      Checkpoint, owner and last update per (projector, partition), and who holds the reader lease.
+      Checkpoint, owner (the lease holder when hosts share partitions, and since when) and last update
+      per (projector, partition).
   distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
       Events that could not be applied, with the error. Status: halted, skipped, retry, resolved, discarded.
   distributary dead-letters retry (--id <id> | --projector <id> --partition <key>) [--database-url <url>]
@@ -41,6 +45,8 @@ const { positionals, values } = parseArgs({
     projector: { type: 'string' },
     partition: { type: 'string' },
     group: { type: 'string' },
+    weight: { type: 'string' },
+    'host-id': { type: 'string' },
     status: { type: 'string' },
     id: { type: 'string' },
     reason: { type: 'string' },
@@ -65,12 +71,18 @@ const moduleUrl = async (path: string): Promise<string> => {
   return url;
 };
 
+const natsServers = (): string => values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
 const run = async (): Promise<void> => {
   const projectors = values.projectors ?? fail('run needs --projectors <module>');
+  const weight = values.weight === undefined ? undefined : Number(values.weight);
+  if (weight !== undefined && !(weight >= 0)) fail(`--weight must be a number >= 0, got '${values.weight}'`);
   const engine = projectionEngine({
     connectionString: connectionString(),
     projectors: await moduleUrl(projectors),
-    lease: { group: values.group },
+    hostId: values['host-id'],
+    lease: { group: values.group, hostWeight: weight },
+    transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app },
     logger: stderrLogger(values.verbose ?? true),
   });
   await engine.start();
@@ -82,7 +94,7 @@ const run = async (): Promise<void> => {
 const runRelay = async (): Promise<void> => {
   const running = relay({
     connectionString: connectionString(),
-    nats: { servers: values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+    nats: { servers: natsServers() },
     app: values.app ?? fail('relay needs --app <name>'),
     logger: stderrLogger(values.verbose ?? true),
   });
@@ -105,8 +117,16 @@ const status = (): Promise<void> =>
   withDatabase(async (db) => {
     const rows = await readProcessorRows(db, values.projector === undefined ? [] : [values.projector]);
     printTable(
-      ['projector', 'partition', 'checkpoint', 'owner', 'status', 'updated'],
-      rows.map((row) => [row.processorId, row.partition, row.checkpoint.toString(), row.owner ?? '', row.status, row.updatedAt.toISOString()]),
+      ['projector', 'partition', 'checkpoint', 'owner', 'since', 'status', 'updated'],
+      rows.map((row) => [
+        row.processorId,
+        row.partition,
+        row.checkpoint.toString(),
+        row.lease?.host ?? row.owner ?? '',
+        row.lease === null ? '' : `${row.lease.since.toISOString()} (epoch ${row.lease.epoch})`,
+        row.status,
+        row.updatedAt.toISOString(),
+      ]),
     );
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.js';
+import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { natsUrl, uniqueApp } from '../support/nats.js';
 import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
@@ -39,6 +40,9 @@ describe('hosts sharing partitions over JetStream', () => {
       expect([...before.values()].every((hosts) => hosts.length === 1)).toBe(true);
       for (const engine of engines) expect(engine.status().projectors[0]!.partitions.length).toBeGreaterThan(0);
       expect(engines[0]!.status().hosts).toEqual(['host-a', 'host-b', 'host-c']);
+      // Every partition's owner and since when, from any machine with the connection string.
+      const listed = runCli(connectionString, 'status', '--projector', 'ledger-hash');
+      for (const [partition, [owner]] of before) expect(listed).toMatch(new RegExp(`ledger-hash\\s+${partition}\\s+\\d+\\s+${owner}\\s+\\S+ \\(epoch \\d+\\)`));
 
       const stoppedAt = await databaseNow(db);
       await engines[2]!.stop();
