@@ -127,7 +127,7 @@ describe('hosts under chaos', () => {
       expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
       expect(await fencingViolations(db, 'ledger-hash')).toEqual([]);
       expect(await overlappingLeases(db, 'ledger-hash')).toEqual([]);
-      expect((await db.query('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0].n).toBe(0);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0]!.n).toBe(0);
     },
     (ChaosSeconds + 240) * 1000,
   );

@@ -63,6 +63,6 @@ describe('hosts sharing partitions over JetStream', () => {
     expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
     expect(await fencingViolations(db, 'ledger-hash')).toEqual([]);
     expect(await overlappingLeases(db, 'ledger-hash')).toEqual([]);
-    expect((await db.query('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0].n).toBe(0);
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0]!.n).toBe(0);
   });
 });
