@@ -24,6 +24,7 @@ import { consumersToDrain, undrainedConsumers } from '../jetstream/drainedConsum
 import { tenantRegistryBucket } from '../jetstream/relay.js';
 import { relayProcessorId } from '../jetstream/relaySession.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
+import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
 
 /** Waits until the relay of `app` has published everything up to `target`. */
 const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutMs: number): Promise<void> => {
@@ -164,11 +165,21 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         await waitForRelay(db, options.transport.app, target, timeoutMs);
         const jsm = await jetstreamManager(nc, { checkAPI: false });
         let left = await consumersToDrain(registry, projectors.map((projector) => projector.processorId));
+        const connected = db;
+        // Partitions halted in front of a dead letter, on whichever host, are not waited for.
+        const stoppedAnywhere = async (): Promise<CaughtUp['stopped']> => {
+          const halted = await Promise.all(
+            projectors.map(async (projector) => [...(await readHaltedPartitions(connected, projector.processorId))].map((partition) => ({ processorId: projector.processorId, partition, state: 'halted' as const }))),
+          );
+          const here = member?.stopped() ?? [];
+          return [...here, ...halted.flat().filter((h) => !here.some((s) => s.processorId === h.processorId && s.partition === h.partition))];
+        };
         for (;;) {
-          const stopped = new Set((member?.stopped() ?? []).map((s) => `${s.processorId}\u0000${s.partition}`));
-          left = left.filter((pair) => !stopped.has(`${pair.processorId}\u0000${pair.tenant}`));
+          const stopped = await stoppedAnywhere();
+          const keys = new Set(stopped.map((s) => `${s.processorId}\u0000${s.partition}`));
+          left = left.filter((pair) => !keys.has(`${pair.processorId}\u0000${pair.tenant}`));
           left = await undrainedConsumers(jsm, left);
-          if (left.length === 0) return { stopped: member?.stopped() ?? [] };
+          if (left.length === 0) return { stopped };
           if (Date.now() >= deadline)
             throw new WaitTimeoutError(
               `the tenant streams were not drained within ${timeoutMs} ms: ${left.slice(0, 10).map((pair) => `${pair.processorId}/${pair.tenant}`).join(', ')}${left.length > 10 ? ', ...' : ''}`,

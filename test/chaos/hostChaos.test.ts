@@ -114,8 +114,12 @@ describe('hosts under chaos', () => {
           expect(ms!, `${outage.kind} of ${outage.hostId}: ${partition} owned again after ${ms} ms`).toBeLessThan(LeaseMs + 2000);
           handOvers.push(ms!);
         }
-        const worst = Math.max(...moved.map((m) => m.ms ?? 0));
-        process.stdout.write(`${outage.kind} of ${outage.hostId}: ${moved.length} partitions owned again within ${worst.toFixed(0)} ms\n`);
+        const worst = Math.max(0, ...moved.map((m) => m.ms ?? 0));
+        process.stdout.write(
+          moved.length === 0
+            ? `${outage.kind} of ${outage.hostId}: it owned no partition yet\n`
+            : `${outage.kind} of ${outage.hostId}: ${moved.length} partitions owned again within ${worst.toFixed(0)} ms\n`,
+        );
       }
       handOvers.sort((a, b) => a - b);
       process.stdout.write(

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.js';
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import { deadLetters, projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.js';
 import { runCli } from '../support/cli.js';
 import { useTestDatabase } from '../support/database.js';
 import { natsUrl, uniqueApp } from '../support/nats.js';
+import { waitUntil } from '../support/waitUntil.js';
 import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
 
@@ -64,5 +66,50 @@ describe('hosts sharing partitions over JetStream', () => {
     expect(await fencingViolations(db, 'ledger-hash')).toEqual([]);
     expect(await overlappingLeases(db, 'ledger-hash')).toEqual([]);
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0]!.n).toBe(0);
+  });
+
+  it('halt a partition in front of a poisoned event on whichever host owns it, and resume it there after a retry', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const policyProjectors = new URL('../support/projections/policyLedgers.ts', import.meta.url);
+    const host = (hostId: string): ProjectionEngine =>
+      projectionEngine({
+        connectionString,
+        projectors: policyProjectors,
+        hostId,
+        logger: silentLogger,
+        lease: { group: app, timeoutMs: LeaseMs },
+        transport: { type: 'jetstream', servers: natsUrl(), app },
+      });
+    await appendLedgerEvents(connectionString, { tenants: 10, carts: 20, events: 500, seed: 83, tenantName: (i) => `poison-${i}` });
+    const store = getPostgreSQLEventStore(connectionString);
+    await store.appendToStream('cart-poison', [{ type: 'ItemAdded', data: { cartId: 'poisoned', amount: 1000, poison: true }, metadata: { tenant: 'poison-3' } }]);
+    await store.close();
+    await appendLedgerEvents(connectionString, { tenants: 10, carts: 20, events: 500, seed: 84, tenantName: (i) => `poison-${i}` });
+    const running = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const engines = [host('halt-a'), host('halt-b')];
+    const operations = deadLetters({ connectionString });
+    await running.start();
+    try {
+      for (const engine of engines) await engine.start();
+      const caughtUp = await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      expect(caughtUp.stopped).toEqual([{ processorId: 'ledger-halt', partition: 'poison-3', state: 'halted' }]);
+      const poisonFree = (totals: Map<string, unknown>) => new Map([...totals].filter(([key]) => key.startsWith('poison-') && !key.startsWith('poison-3/')));
+      expect(poisonFree(await readModelTotals(db, 'ledger-halt'))).toEqual(poisonFree(await foldFromStore(db)));
+      await db.query("INSERT INTO ledger_fixes VALUES ('ledger-halt'), ('ledger-skip') ON CONFLICT DO NOTHING");
+      expect(await operations.retry({ processorId: 'ledger-halt', partition: 'poison-3' })).toBe(1);
+      const skipped = (await operations.list({ processorId: 'ledger-skip', status: 'skipped' })).find((letter) => letter.partition === 'poison-3')!;
+      expect(await operations.retry({ id: skipped.id })).toBe(1);
+      await waitUntil('the retried letters are resolved', async () => (await operations.list({ partition: 'poison-3', status: 'resolved' })).length === 2, 30_000, 100);
+      expect((await engines[1]!.whenCaughtUp({ timeoutMs: 60_000 })).stopped).toEqual([]);
+    } finally {
+      for (const engine of engines) await engine.stop();
+      await running.stop();
+    }
+    const onlyPoison = (totals: Map<string, unknown>) => new Map([...totals].filter(([key]) => key.startsWith('poison-')));
+    const fold = onlyPoison(await foldFromStore(db, { includePoison: true }));
+    expect(onlyPoison(await readModelTotals(db, 'ledger-halt'))).toEqual(fold);
+    expect(onlyPoison(await readModelTotals(db, 'ledger-skip'))).toEqual(fold);
+    expect(await fencingViolations(db, 'ledger-halt')).toEqual([]);
   });
 });
