@@ -68,14 +68,15 @@ const measure = async (connectionString: string, transport: ProjectionEngineOpti
     log(`  load: ${load.events} events in ${load.seconds.toFixed(1)} s (${(load.events / load.seconds).toFixed(0)}/s, ${load.behindTicks} of ${seconds * 100} ticks late)`);
     // Over JetStream this waits for the relay's checkpoint first.
     await engine.whenCaughtUp({ timeoutMs: 120_000 });
+    // BENCH_DETAIL=1: p99 per second of the load, to tell a slow start from a steady tail.
     if (process.env.BENCH_DETAIL === '1') {
       const { rows } = await db.query<{ second: number; n: number; p99: number; max: number }>(
-        `SELECT floor((appended_at - min(appended_at) OVER ()) / 1000)::int AS second, applied_at - appended_at AS latency FROM bench_latency`,
-      ).then(async () =>
-        db.query(`WITH t AS (SELECT floor((appended_at - (SELECT min(appended_at) FROM bench_latency)) / 1000)::int AS second, applied_at - appended_at AS latency FROM bench_latency)
-                  SELECT second, count(*)::int AS n, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency) AS p99, max(latency) AS max FROM t GROUP BY second ORDER BY second`),
+        `WITH t AS (SELECT floor((appended_at - (SELECT min(appended_at) FROM bench_latency)) / 1000)::int AS second, applied_at - appended_at AS latency
+                      FROM bench_latency)
+         SELECT second, count(*)::int AS n, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency) AS p99, max(latency) AS max
+           FROM t GROUP BY second ORDER BY second`,
       );
-      for (const row of rows) log(`    second ${row.second}: ${row.n} events, p99 ${Number(row.p99).toFixed(0)} ms, max ${Number(row.max).toFixed(0)} ms`);
+      for (const row of rows) log(`    second ${row.second}: ${row.n} events, p99 ${row.p99.toFixed(0)} ms, max ${row.max.toFixed(0)} ms`);
     }
     return { firstAppearance, steady: await latencies(db) };
   } finally {
