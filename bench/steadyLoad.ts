@@ -3,8 +3,8 @@
 // event loop with what it measures.
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 
-const [connectionString, rateArg = '1000', secondsArg = '15', tenantsArg = '100', prefix = 'ping'] = process.argv.slice(2);
-if (connectionString === undefined) throw new Error('usage: steadyLoad <connectionString> [rate] [seconds] [tenants] [streamPrefix]');
+const [connectionString, rateArg = '1000', secondsArg = '15', tenantsArg = '100', prefix = 'ping', tenantPrefix = 'tenant'] = process.argv.slice(2);
+if (connectionString === undefined) throw new Error('usage: steadyLoad <connectionString> [rate] [seconds] [tenants] [streamPrefix] [tenantPrefix]');
 const [rate, seconds, tenants] = [Number(rateArg), Number(secondsArg), Number(tenantsArg)];
 
 const store = getPostgreSQLEventStore(connectionString);
@@ -15,7 +15,7 @@ for (let tick = 0; tick < seconds * 100; tick++) {
   const events = Array.from({ length: perTick }, () => ({
     type: 'Pinged',
     data: { appendedAt: Date.now() },
-    metadata: { tenant: `tenant-${Math.floor(Math.random() * tenants)}` },
+    metadata: { tenant: `${tenantPrefix}-${Math.floor(Math.random() * tenants)}` },
   }));
   await store.appendToStream(`${prefix}-${tick}`, events);
   const wait = started + (tick + 1) * 10 - Date.now();

@@ -1,12 +1,12 @@
 import { pongoSingleStreamProjection } from '@event-driven-io/emmett-postgresql';
-import { partitionedProjector } from 'distributary';
+import { partitionedProjector, pongoBatchProjection } from 'distributary';
 import type { ShopEvent } from './shopEvents.js';
 
 export type CartSummary = { tenant: string; cartId: string; status: 'open' | 'confirmed'; itemsCount: number; total: number };
 
 export const cartsSummaryCollection = 'carts_summary';
 
-const evolve = (summary: CartSummary, event: ShopEvent): CartSummary => {
+export const evolveCartSummary = (summary: CartSummary, event: ShopEvent): CartSummary => {
   switch (event.type) {
     case 'ProductItemAdded':
       return {
@@ -22,13 +22,26 @@ const evolve = (summary: CartSummary, event: ShopEvent): CartSummary => {
 };
 
 /** A plain Emmett Pongo projection: one document per cart. */
+export const cartSummaryId = (event: ShopEvent): string => `${event.metadata.tenant}:${event.data.cartId}`;
+export const emptyCartSummary = (): CartSummary => ({ tenant: '', cartId: '', status: 'open', itemsCount: 0, total: 0 });
+
 export const cartsSummaryProjection = pongoSingleStreamProjection({
   collectionName: cartsSummaryCollection,
-  getDocumentId: (event: ShopEvent) => `${event.metadata.tenant}:${event.data.cartId}`,
-  evolve,
+  getDocumentId: cartSummaryId,
+  evolve: evolveCartSummary,
   canHandle: ['ProductItemAdded', 'ShoppingCartConfirmed'],
-  initialState: (): CartSummary => ({ tenant: '', cartId: '', status: 'open', itemsCount: 0, total: 0 }),
+  initialState: emptyCartSummary,
 });
+
+/** The same documents, written a partition batch at a time (one read, one write per batch). */
+export const cartsSummaryBatchProjection = (collectionName: string) =>
+  pongoBatchProjection({
+    collectionName,
+    getDocumentId: cartSummaryId,
+    evolve: evolveCartSummary,
+    canHandle: ['ProductItemAdded', 'ShoppingCartConfirmed'],
+    initialState: emptyCartSummary,
+  });
 
 /** The same projection, partitioned by tenant: carts of one tenant in order, tenants in parallel. */
 export const cartsSummary = partitionedProjector<ShopEvent>({

@@ -1,3 +1,12 @@
-export { cartsSummary, cartsSummaryProjection, cartsSummaryCollection, type CartSummary } from './cartsSummary.js';
+export {
+  cartsSummary,
+  cartsSummaryProjection,
+  cartsSummaryBatchProjection,
+  cartsSummaryCollection,
+  cartSummaryId,
+  emptyCartSummary,
+  evolveCartSummary,
+  type CartSummary,
+} from './cartsSummary.js';
 export { tenantSales, tenantSalesCollection, type TenantSales } from './tenantSales.js';
 export type { ShopEvent, ProductItemAdded, ShoppingCartConfirmed } from './shopEvents.js';

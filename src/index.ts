@@ -1,4 +1,5 @@
 export { partitionedProjector, type PartitionedProjector, type PartitionedProjectorOptions, type Placement, type ProjectorEvent } from './projector/partitionedProjector.js';
+export { pongoBatchProjection, type PongoBatchProjectionOptions } from './projector/pongoBatchProjection.js';
 export { projectionEngine, type ProjectionEngine } from './engine/projectionEngine.js';
 export type { ProjectionEngineOptions } from './engine/options.js';
 export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './engine/status.js';

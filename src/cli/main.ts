@@ -9,22 +9,31 @@ import { discardDeadLetter } from '../postgres/discardDeadLetter.js';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.js';
 import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.js';
 import { readProcessorRows } from '../postgres/readProcessorRows.js';
+import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.js';
+import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.js';
+import { SnapshotEveryMs } from '../engine/schedulerUpkeep.js';
 import { printTable } from './printTable.js';
 
 const usage = `distributary — partitioned projectors for Emmett event stores
 
 Usage:
   distributary run --projectors <module> [--group <name>] [--database-url <url>]
-                   [--app <name> [--nats <url>] [--weight <n>] [--host-id <id>]]
+                   [--app <name> [--nats <url>] [--host-weight <n>] [--host-id <id>]]
       Run the engine for the projectors the module exports until SIGINT/SIGTERM. With --app, consume
       the tenant streams of that app's relay, sharing the partitions with the other hosts of the
-      group (--weight: this host's share, default 1); SIGTERM hands its partitions over.
+      group (--host-weight: this host's share, default 1); SIGTERM hands its partitions over.
   distributary relay --app <name> [--nats <url>] [--database-url <url>]
       Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
       The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
   distributary status [--projector <id>] [--database-url <url>]
       Checkpoint, owner (the lease holder when hosts share partitions, and since when) and last update
       per (projector, partition).
+  distributary weights set --projector <id> --partition <key> --weight <n> [--database-url <url>]
+      Set a partition's weight in fair queuing (default 1); running hosts apply it within a second or so.
+  distributary weights list [--projector <id>] [--database-url <url>]
+  distributary scheduler snapshot [--projector <id>] [--database-url <url>]
+      Per host and thread, partitions with events waiting or in flight (or a weight other than 1):
+      queue depth, in flight, weight, batches and events dispatched. Hosts write it every 2 s.
   distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
       Events that could not be applied, with the error. Status: halted, skipped, retry, resolved, discarded.
   distributary dead-letters retry (--id <id> | --projector <id> --partition <key>) [--database-url <url>]
@@ -46,6 +55,7 @@ const { positionals, values } = parseArgs({
     partition: { type: 'string' },
     group: { type: 'string' },
     weight: { type: 'string' },
+    'host-weight': { type: 'string' },
     'host-id': { type: 'string' },
     status: { type: 'string' },
     id: { type: 'string' },
@@ -75,8 +85,8 @@ const natsServers = (): string => values.nats ?? process.env.NATS_URL ?? 'nats:/
 
 const run = async (): Promise<void> => {
   const projectors = values.projectors ?? fail('run needs --projectors <module>');
-  const weight = values.weight === undefined ? undefined : Number(values.weight);
-  if (weight !== undefined && !(weight >= 0)) fail(`--weight must be a number >= 0, got '${values.weight}'`);
+  const weight = values['host-weight'] === undefined ? undefined : Number(values['host-weight']);
+  if (weight !== undefined && !(weight >= 0)) fail(`--host-weight must be a number >= 0, got '${values['host-weight']}'`);
   const engine = projectionEngine({
     connectionString: connectionString(),
     projectors: await moduleUrl(projectors),
@@ -167,7 +177,42 @@ const deadLetters = (): Promise<void> => {
   return withDatabase(command);
 };
 
-const commands: Record<string, () => Promise<void>> = { run, relay: runRelay, status, 'dead-letters': deadLetters };
+const weightCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
+  async set(db) {
+    const weight = Number(values.weight ?? fail('weights set needs --weight <n>'));
+    await storePartitionWeight(db, {
+      processorId: values.projector ?? fail('weights set needs --projector <id>'),
+      partition: values.partition ?? fail('weights set needs --partition <key>'),
+      weight,
+    }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+    process.stdout.write(`weight of ${values.projector}/${values.partition} set to ${weight}\n`);
+  },
+  async list(db) {
+    const rows = await listPartitionWeights(db, values.projector);
+    printTable(['projector', 'partition', 'weight'], rows.map((row) => [row.processorId, row.partition, String(row.weight)]));
+  },
+};
+
+const weights = (): Promise<void> => {
+  const command = weightCommands[positionals[1] ?? ''] ?? fail(`unknown weights command '${positionals[1] ?? ''}'`);
+  return withDatabase(command);
+};
+
+const scheduler = (): Promise<void> => {
+  if (positionals[1] !== 'snapshot') fail(`unknown scheduler command '${positionals[1] ?? ''}'`);
+  return withDatabase(async (db) => {
+    const threads = await readSchedulerSnapshots(db, { processorId: values.projector, freshMs: 10 * SnapshotEveryMs });
+    printTable(
+      ['host', 'projector', 'thread', 'partition', 'state', 'queued', 'in flight', 'weight', 'batches', 'events'],
+      threads.flatMap((t) =>
+        t.partitions.map((p) => [t.hostId, t.processorId, String(t.thread), p.partition, p.state, String(p.queued), String(p.inFlight), String(p.weight), String(p.dispatched), String(p.dispatchedEvents)]),
+      ),
+    );
+    process.stdout.write(`${threads.length} thread(s) reporting; partitions idle at weight 1 are left out\n`);
+  });
+};
+
+const commands: Record<string, () => Promise<void>> = { run, relay: runRelay, status, weights, scheduler, 'dead-letters': deadLetters };
 
 if (values.help === true || positionals[0] === undefined) {
   process.stdout.write(usage);

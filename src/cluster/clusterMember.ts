@@ -9,6 +9,7 @@ import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.js';
 import { wakeable } from '../core/wakeable.js';
 import type { ResolvedEngineOptions } from '../engine/options.js';
 import { projectorRuntime, type ProjectorRuntime } from '../engine/projectorRuntime.js';
+import { schedulerUpkeep } from '../engine/schedulerUpkeep.js';
 import type { ProjectorStatus } from '../engine/status.js';
 import { consumePartition, followTenantRegistry } from '../jetstream/streamConsumers.js';
 import type { TenantRegistryEntry } from '../jetstream/tenantStreams.js';
@@ -26,6 +27,7 @@ export type ClusterMember = {
   /** Hands every partition over: in-flight batches commit, leases are released, the host leaves the group. */
   stop(): Promise<void>;
   status(): ProjectorStatus[];
+  runtimes(): ProjectorRuntime[];
   hosts(): string[];
   stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
 };
@@ -91,6 +93,7 @@ export const clusterMember = async (context: {
     );
   await Promise.all([...runtimes.values()].map((runtime) => runtime.warm()));
 
+  const upkeep = schedulerUpkeep(db, hostId, [...runtimes.values()]);
   const tenants = new Map<string, TenantRegistryEntry>();
   const owned = new Map<string, Owned>();
   let hosts: WeightedHost[] = [];
@@ -185,6 +188,7 @@ export const clusterMember = async (context: {
         else if (!mine && lease !== undefined) void handOver(lease);
       }
     await take(await leases.acquire(wanted));
+    await upkeep();
     await resolveRetriedDeadLetters(db);
     await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map([...runtimes].map(([id, runtime]) => [id, runtime.projector])));
   };
@@ -227,6 +231,7 @@ export const clusterMember = async (context: {
       await members.leave().catch((error: unknown) => logger.warn(`could not leave group '${options.group}': ${toErrorInfo(error).message}`));
     },
     status: () => [...runtimes.values()].map((runtime) => runtime.status()),
+    runtimes: () => [...runtimes.values()],
     hosts: () => hosts.map((host) => host.hostId),
     stopped: () =>
       [...runtimes.values()].flatMap((runtime) => [...runtime.stopped()].map(([partition, state]) => ({ processorId: runtime.projector.processorId, partition, state }))),

@@ -1,3 +1,4 @@
+import { minHeap } from './minHeap.js';
 import { backoffDelay, type ResolvedBackoffOptions } from './backoff.js';
 import { toErrorInfo, type ErrorInfo } from './errors.js';
 
@@ -39,6 +40,12 @@ export type PartitionReport<C> = {
 export type PartitionSchedulerOptions<E, C> = {
   concurrency: number;
   batchSize: number;
+  /**
+   * Weighted fair queuing of the next batch: each partition's share of dispatched events follows its
+   * weight (default 1); no active partition's effective weight falls below `minShare` of the active
+   * total, so none starves behind heavy ones.
+   */
+  minShare?: number;
   retries: number;
   backoff: ResolvedBackoffOptions;
   then: FailurePolicy;
@@ -66,7 +73,15 @@ type Partition<E, C> = {
   suspects: number;
   /** Given up (its lease went elsewhere): a batch still in flight settles without a trace. */
   released?: boolean;
+  /** Weighted fair queuing: virtual start of its next batch, virtual finish of its last one. */
+  start: number;
+  finish: number;
+  dispatched: number;
+  /** Events dispatched, for the snapshot. */
+  dispatchedEvents: number;
 };
+
+export type PartitionSnapshot = { partition: string; state: PartitionState; queued: number; inFlight: number; weight: number; dispatched: number; dispatchedEvents: number };
 
 export type PartitionScheduler<E, C> = {
   /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */
@@ -76,6 +91,10 @@ export type PartitionScheduler<E, C> = {
    * unreported; events queued for it later start it afresh from the checkpoint they bring.
    */
   release(partition: string): void;
+  /** Changes a partition's weight (default 1) from its next batch on. */
+  setWeight(partition: string, weight: number): void;
+  /** Per partition: state, queued events, batches in flight, weight, batches and events dispatched. */
+  snapshot(): PartitionSnapshot[];
   /** Resolves when nothing is in flight; no new batch starts afterwards. */
   drain(): Promise<void>;
   inFlight(): number;
@@ -83,7 +102,16 @@ export type PartitionScheduler<E, C> = {
 
 export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C>): PartitionScheduler<E, C> => {
   const partitions = new Map<string, Partition<E, C>>();
-  const ready: Partition<E, C>[] = [];
+  const weights = new Map<string, number>();
+  const weightOf = (key: string): number => weights.get(key) ?? 1;
+  const minShare = options.minShare ?? 0.01;
+  // Start-time fair queuing: the ready partition with the lowest virtual start goes next; a batch of
+  // n events moves its partition's finish by n / effective weight; virtual time is the last start.
+  const ready = minHeap<Partition<E, C>>((p) => p.start);
+  let virtualTime = 0;
+  let activeWeight = 0;
+  let dispatches = 0;
+  const effectiveWeight = (p: Partition<E, C>): number => Math.max(weightOf(p.key), minShare * activeWeight);
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let running = 0;
   let draining = false;
@@ -99,15 +127,28 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       return;
     }
     p.state = 'ready';
+    p.start = Math.max(virtualTime, p.finish);
     ready.push(p);
   };
 
   const dispatch = (): void => {
     while (!draining && running < options.concurrency) {
-      const next = ready.shift();
+      const next = ready.pop();
       if (next === undefined) return;
+      // Released or stopped while waiting: left in the heap, skipped here.
+      if (next.state !== 'ready' || next.released === true) continue;
       running++;
       next.state = 'running';
+      const cost = Math.min(next.queue.length, next.probe > 0 ? next.probe : options.batchSize);
+      // The floor of minShare needs the active total; recounted every so often, not per batch.
+      if (dispatches++ % 128 === 0) {
+        activeWeight = 0;
+        for (const p of partitions.values()) if (p.queue.length > 0) activeWeight += weightOf(p.key);
+      }
+      virtualTime = next.start;
+      next.finish = next.start + cost / effectiveWeight(next);
+      next.dispatched++;
+      next.dispatchedEvents += cost;
       void run(next).finally(() => {
         running--;
         if (draining && running === 0) drained?.();
@@ -199,7 +240,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     enqueue(key, events, checkpoint) {
       let p = partitions.get(key);
       if (p === undefined) {
-        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, probe: 0, suspects: 0 };
+        p = { key, queue: [], checkpoint: checkpoint ?? null, state: 'idle', failures: 0, probe: 0, suspects: 0, start: 0, finish: 0, dispatched: 0, dispatchedEvents: 0 };
         partitions.set(key, p);
       }
       if (p.state === 'fenced' || p.state === 'halted') return;
@@ -213,10 +254,23 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       partitions.delete(key);
       p.released = true;
       p.queue = [];
-      const waiting = ready.indexOf(p);
-      if (waiting >= 0) ready.splice(waiting, 1);
       if (p.state !== 'running') p.state = 'idle';
     },
+    setWeight(key, weight) {
+      if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError(`a partition weight must be a positive number, got ${weight}`);
+      if (weight === 1) weights.delete(key);
+      else weights.set(key, weight);
+    },
+    snapshot: () =>
+      [...partitions.values()].map((p) => ({
+        partition: p.key,
+        state: p.state,
+        queued: p.queue.length,
+        inFlight: p.state === 'running' ? 1 : 0,
+        weight: weightOf(p.key),
+        dispatched: p.dispatched,
+        dispatchedEvents: p.dispatchedEvents,
+      })),
     async drain() {
       draining = true;
       for (const timer of timers) clearTimeout(timer);

@@ -14,6 +14,7 @@ import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
 import type { ResolvedEngineOptions } from './options.js';
+import { schedulerUpkeep } from './schedulerUpkeep.js';
 import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.js';
 import type { ProjectorStatus } from './status.js';
 
@@ -155,12 +156,15 @@ export const openActiveSession = async (context: {
     }
   };
 
+  const upkeep = schedulerUpkeep(db, options.hostId, marks.map((mark) => mark.runtime));
   const markLoop = async (): Promise<void> => {
+    await upkeep();
     while (!controller.signal.aborted) {
       await abortableSleep(options.markIntervalMs, controller.signal);
       if (controller.signal.aborted) return;
       await storeMarks();
       await followDeadLetters();
+      await upkeep();
     }
   };
 

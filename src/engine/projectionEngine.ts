@@ -25,6 +25,8 @@ import { tenantRegistryBucket } from '../jetstream/relay.js';
 import { relayProcessorId } from '../jetstream/relaySession.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
+import { storePartitionWeight } from '../postgres/partitionWeights.js';
+import type { PartitionSnapshot } from '../core/partitionScheduler.js';
 
 /** Waits until the relay of `app` has published everything up to `target`. */
 const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutMs: number): Promise<void> => {
@@ -52,6 +54,13 @@ export type ProjectionEngine = {
   /** Resolves when this host holds the reader lease. */
   whenActive(options?: { timeoutMs?: number }): Promise<void>;
   status(): EngineStatus;
+  /**
+   * Sets a partition's weight in its thread's fair queuing (default 1; e.g. by tier), stored so that
+   * every host running the projector applies it (within a mark interval or a group round).
+   */
+  setWeight(processorId: string, partition: string, weight: number): Promise<void>;
+  /** Per projector and thread on this host: each partition's state, queued events, in flight, weight and dispatched batches and events. */
+  schedulerSnapshot(): Promise<{ processorId: string; thread: number; partitions: PartitionSnapshot[] }[]>;
   /** Finishes in-flight transactions, stores marks, releases the lease. */
   stop(): Promise<void>;
 };
@@ -197,6 +206,23 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         },
       );
       return { stopped: session?.stopped() ?? [] };
+    },
+
+    async setWeight(processorId, partition, weight) {
+      if (db === undefined) throw new ConfigurationError('projectionEngine: setWeight() needs a started engine');
+      if (!projectors.some((projector) => projector.processorId === processorId))
+        throw new ConfigurationError(`projectionEngine: setWeight(): no projector '${processorId}' here`);
+      await storePartitionWeight(db, { processorId, partition, weight });
+      const runtimes = member?.runtimes() ?? session?.runtimes() ?? [];
+      runtimes.find((runtime) => runtime.projector.processorId === processorId)?.setWeights(new Map([[partition, weight]]));
+    },
+
+    async schedulerSnapshot() {
+      const runtimes = member?.runtimes() ?? session?.runtimes() ?? [];
+      const snapshots = await Promise.all(
+        runtimes.map(async (runtime) => (await runtime.snapshot()).map((thread) => ({ processorId: runtime.projector.processorId, ...thread }))),
+      );
+      return snapshots.flat();
     },
 
     status: () => ({

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { PartitionKeyError, toErrorInfo, type WorkerError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { PartitionReport } from '../core/partitionScheduler.js';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
 import { resolvePartitionKey } from '../core/partitionKey.js';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
 import { comparePositions, isCovered, type Position } from '../core/position.js';
@@ -50,6 +50,10 @@ export type ProjectorRuntime = {
   assign(partition: string, lease: AssignedLease): void;
   /** The partition is no longer this host's; deliveries still waiting for it settle as not committed. */
   release(partition: string): void;
+  /** Weights of partitions in their threads' fair queuing. */
+  setWeights(weights: ReadonlyMap<string, number>): void;
+  /** Each thread's scheduler: per partition state, queued events, in flight, weight, dispatched. */
+  snapshot(): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   /** True when every partition that can make progress has committed everything up to `position`. */
@@ -216,6 +220,8 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       stopped.delete(key);
       pool.release(key);
     },
+    setWeights: (weights) => pool.setWeights(weights),
+    snapshot: () => pool.snapshot(),
     checkpoint: (key) => partitions.get(key)?.checkpoint ?? options.checkpoints.get(key) ?? null,
     buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),
     isCaughtUpTo: (target) => comparePositions(tracker.lowWaterMark(stoppedKeys()), target) >= 0,

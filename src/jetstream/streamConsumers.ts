@@ -119,6 +119,8 @@ export const consumePartition = async (context: {
       const held = new Map<number, JsMsg>();
       const arrived = wakeable();
       let acked: Promise<boolean> = Promise.resolve(true);
+      const inFlight = new Set<JsMsg>();
+      let partitionStopped = false;
       const closeOnAbort = (): void => {
         void messages?.close();
         arrived.wake();
@@ -145,7 +147,6 @@ export const consumePartition = async (context: {
         // Batches are handed to the partition's thread as they come (its scheduler keeps one in flight
         // and the rest in order) and acked in order once committed; `committed` trails `next`.
         let committed = next - 1;
-        let partitionStopped = false;
         while (!signal.aborted && !closed && !partitionStopped) {
           for (const [sequence, message] of held) {
             if (sequence >= next) continue;
@@ -168,7 +169,10 @@ export const consumePartition = async (context: {
             } else await arrived.wait(GapCheckMs * 30);
             continue;
           }
-          for (const message of batch) held.delete(message.info.streamSequence);
+          for (const message of batch) {
+            held.delete(message.info.streamSequence);
+            inFlight.add(message);
+          }
           next += batch.length;
           const delivery = runtime.deliver(entry.tenant, batch.map(toItem));
           const last = batch.at(-1)!;
@@ -179,6 +183,7 @@ export const consumePartition = async (context: {
               return false;
             }
             last.ack();
+            for (const message of batch) inFlight.delete(message);
             committed = last.info.streamSequence;
             return true;
           });
@@ -193,10 +198,11 @@ export const consumePartition = async (context: {
       } finally {
         signal.removeEventListener('abort', closeOnAbort);
         await messages?.close()?.catch(() => undefined);
-        // What is held and not acked is redelivered to the next loop after the ack wait; hand it back now.
-        for (const message of held.values()) tryNak(message);
         // Handing the partition over: what is in flight commits (or is fenced) and is acked first.
-        if (signal.aborted) await acked;
+        if (signal.aborted || partitionStopped) await acked;
+        // What is held or was not committed would come back only after the ack wait; hand it back now,
+        // so whoever consumes next (this host again, or the next owner) gets it at once.
+        for (const message of [...inFlight, ...held.values()]) tryNak(message);
       }
     }
   }

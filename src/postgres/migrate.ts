@@ -73,6 +73,26 @@ CREATE TABLE IF NOT EXISTS distributary_ownership_log (
   PRIMARY KEY (processor_id, partition, epoch)
 );
 
+-- Weights of partitions in their thread's fair queuing (1 when absent), set by API or CLI.
+CREATE TABLE IF NOT EXISTS distributary_partition_weights (
+  processor_id  TEXT             NOT NULL,
+  partition     TEXT             NOT NULL,
+  weight        DOUBLE PRECISION NOT NULL CHECK (weight > 0),
+  updated_at    TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (processor_id, partition)
+);
+
+-- What each host's threads are doing, written every few seconds: partitions with events waiting or
+-- in flight, or a weight other than 1.
+CREATE TABLE IF NOT EXISTS distributary_scheduler_snapshots (
+  host_id       TEXT        NOT NULL,
+  processor_id  TEXT        NOT NULL,
+  thread        INT         NOT NULL,
+  taken_at      TIMESTAMPTZ NOT NULL,
+  partitions    JSONB       NOT NULL,
+  PRIMARY KEY (host_id, processor_id, thread)
+);
+
 CREATE OR REPLACE FUNCTION distributary_notify_messages_appended() RETURNS trigger AS $fn$
 BEGIN
   PERFORM pg_notify('${MessagesAppendedChannel}', '');

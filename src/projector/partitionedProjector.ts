@@ -26,6 +26,13 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
   batchSize?: number;
   /** Transactions one worker thread keeps open at once, each for a different partition. @default 4 */
   concurrency?: number;
+  /**
+   * A thread picks the next partition by weighted fair queuing (weights set with `engine.setWeight` or
+   * `distributary weights set`, default 1). No partition with events waiting gets an effective weight
+   * below this fraction of the waiting partitions' total weight. A partition never has more than one
+   * batch in flight: its batches commit in order through the checkpoint compare-and-set. @default 0.01
+   */
+  minShare?: number;
   /** Checkpoint version in `emt_processors`. @default 1 */
   version?: number;
   /** What happens when applying a batch throws. Outages (the database away) are retried without limit and never dead-letter. */
@@ -53,6 +60,7 @@ export type PartitionedProjector<EventType extends Event = Event> = {
   readonly placement: Placement;
   readonly batchSize: number;
   readonly concurrency: number;
+  readonly minShare: number;
   readonly version: number;
   readonly onError: { retries: number; backoff: ResolvedBackoffOptions; then: FailurePolicy; batchTimeoutMs: number };
   /** Event types the projection handles; other events never reach a worker. */
@@ -114,6 +122,7 @@ export const partitionedProjector = <EventType extends Event>(
     placement: resolvePlacement(options.placement),
     batchSize: positiveInteger('options.batchSize', options.batchSize, 500),
     concurrency: positiveInteger('options.concurrency', options.concurrency, 4),
+    minShare: fraction('options.minShare', options.minShare, 0.01),
     version: positiveInteger('options.version', options.version, 1),
     onError: {
       retries,
@@ -124,6 +133,13 @@ export const partitionedProjector = <EventType extends Event>(
     handles: new Set(projection.canHandle),
   };
 };
+
+function fraction(name: string, value: number | undefined, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !(resolved >= 0 && resolved <= 1))
+    throw new ConfigurationError(`partitionedProjector: ${name} must be a number from 0 to 1, got ${String(value)}`);
+  return resolved;
+}
 
 export const isPartitionedProjector = (value: unknown): value is AnyPartitionedProjector =>
   typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === ProjectorBrand;

@@ -1,5 +1,5 @@
 import type { ErrorInfo } from '../core/errors.js';
-import type { PartitionReport } from '../core/partitionScheduler.js';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
 import type { Position } from '../core/position.js';
 import type { PositionedEvent } from '../postgres/readEventBatch.js';
 
@@ -28,11 +28,17 @@ export type PartitionEvents = {
 };
 
 /** Main thread to worker: one message per reader batch, never one per event. */
-export type ToWorker = { type: 'events'; batches: PartitionEvents[] } | { type: 'release'; partitions: string[] } | { type: 'stop' };
+export type ToWorker =
+  | { type: 'events'; batches: PartitionEvents[] }
+  | { type: 'release'; partitions: string[] }
+  | { type: 'weights'; weights: { partition: string; weight: number }[] }
+  | { type: 'snapshot'; id: number }
+  | { type: 'stop' };
 
 /** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; reports: PartitionReport<Position>[] }
+  | { type: 'snapshot'; id: number; partitions: PartitionSnapshot[] }
   | { type: 'stopped' }
   | { type: 'failed'; error: ErrorInfo };

@@ -50,6 +50,7 @@ const start = async (): Promise<void> => {
   const scheduler = partitionScheduler<PositionedEvent, Position>({
     concurrency: projector.concurrency,
     batchSize: projector.batchSize,
+    minShare: projector.minShare,
     retries: projector.onError.retries,
     backoff: projector.onError.backoff,
     then: projector.onError.then,
@@ -77,6 +78,12 @@ const start = async (): Promise<void> => {
           scheduler.release(partition);
           leases.delete(partition);
         }
+        return;
+      case 'weights':
+        for (const { partition, weight } of message.weights) scheduler.setWeight(partition, weight);
+        return;
+      case 'snapshot':
+        post({ type: 'snapshot', id: message.id, partitions: scheduler.snapshot() });
         return;
       case 'stop':
         void scheduler

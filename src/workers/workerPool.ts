@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { WorkerError, type ErrorInfo } from '../core/errors.js';
-import type { PartitionReport } from '../core/partitionScheduler.js';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
 import type { Position } from '../core/position.js';
 import { placementRouter } from '../core/placementRouter.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
@@ -28,6 +28,10 @@ export type WorkerPool = {
   send(thread: number, batches: PartitionEvents[]): void;
   /** Tells a partition's thread to forget it (after what was sent before). */
   release(partition: string): void;
+  /** Sets partition weights in their threads (started or not: a thread starts with the weights set so far). */
+  setWeights(weights: ReadonlyMap<string, number>): void;
+  /** Each started thread's scheduler snapshot. */
+  snapshot(): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
   threads(): number;
   /** Starts every thread a `hash` placement will use and resolves when they are ready, so a first event does not wait for one. */
   warm(): Promise<void>;
@@ -41,6 +45,9 @@ type Thread = { worker: Worker; ready: Promise<void>; stopped: Promise<void>; st
 export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
   const router = placementRouter(options.projector.placement);
   const threads = new Map<number, Thread>();
+  const weights = new Map<string, number>();
+  const snapshots = new Map<number, (partitions: PartitionSnapshot[]) => void>();
+  let nextSnapshot = 0;
   let failed = false;
 
   const fail = (error: WorkerError): void => {
@@ -82,12 +89,22 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
           return;
         case 'ready':
           return markReady();
+        case 'snapshot': {
+          const answer = snapshots.get(message.id);
+          snapshots.delete(message.id);
+          return answer?.(message.partitions);
+        }
       }
     });
     worker.on('error', (error) => fail(new WorkerError(`${options.projector.processorId} thread ${index} crashed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
       if (!thread.stopping) fail(new WorkerError(`${options.projector.processorId} thread ${index} exited unexpectedly with code ${code}`));
     });
+    const own = [...weights].filter(([partition]) => router.threadFor(partition) === index).map(([partition, weight]) => ({ partition, weight }));
+    if (own.length > 0) {
+      const message: ToWorker = { type: 'weights', weights: own };
+      worker.postMessage(message);
+    }
     return thread;
   };
 
@@ -126,6 +143,34 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
       const message: ToWorker = { type: 'release', partitions: [partition] };
       thread.worker.postMessage(message);
     },
+    setWeights(changed) {
+      for (const [partition, weight] of changed) weights.set(partition, weight);
+      const byThread = new Map<number, { partition: string; weight: number }[]>();
+      for (const [partition, weight] of changed) {
+        const index = router.threadFor(partition);
+        byThread.set(index, [...(byThread.get(index) ?? []), { partition, weight }]);
+      }
+      for (const [index, list] of byThread) {
+        const thread = threads.get(index);
+        if (thread === undefined) continue;
+        const message: ToWorker = { type: 'weights', weights: list };
+        thread.worker.postMessage(message);
+      }
+    },
+    snapshot: () =>
+      Promise.all(
+        [...threads].map(
+          ([index, thread]) =>
+            new Promise<{ thread: number; partitions: PartitionSnapshot[] }>((resolve) => {
+              const id = nextSnapshot++;
+              snapshots.set(id, (partitions) => resolve({ thread: index, partitions }));
+              const message: ToWorker = { type: 'snapshot', id };
+              thread.worker.postMessage(message);
+              // A thread that is gone answers with nothing.
+              thread.stopped.then(() => snapshots.get(id)?.([])).catch(() => undefined);
+            }),
+        ),
+      ),
     threads: () => threads.size,
     async stop(timeoutMs) {
       await Promise.all(

@@ -84,7 +84,7 @@ describe('hosts under chaos', () => {
         await waitUntil(
           'the relay caught up',
           async () => comparePositions((await readCheckpoints(db, relayProcessorId(app), 1)).get('emt:default') ?? { tx: 0n, global: 0n }, target) >= 0,
-          120_000,
+          60_000,
           200,
         );
         const nc = await connectNats();
@@ -94,16 +94,35 @@ describe('hosts under chaos', () => {
           let left = await consumersToDrain(registry, ['ledger-hash']);
           const tenants = (await db.query<{ n: number }>("SELECT count(DISTINCT message_metadata->>'tenant')::int AS n FROM emt_messages")).rows[0]!.n;
           expect(left.length).toBe(tenants);
-          await waitUntil('every tenant stream drained', async () => (left = await undrainedConsumers(jsm, left)).length === 0, 120_000, 500);
+          await waitUntil('every tenant stream drained', async () => (left = await undrainedConsumers(jsm, left)).length === 0, 120_000, 500).catch(async (error: unknown) => {
+            // Say where it is stuck: the consumers' state and who holds those partitions.
+            const details = await Promise.all(
+              left.slice(0, 5).map(async (pair) => {
+                const info = await jsm.consumers.info(pair.stream, pair.durable).catch(() => undefined);
+                const owner = await db.query('SELECT owner, epoch, expires_at > clock_timestamp() AS live FROM distributary_partition_owners WHERE processor_id = $1 AND partition = $2', [
+                  pair.processorId,
+                  pair.tenant,
+                ]);
+                return `${pair.tenant}: pending ${info?.num_pending}, ack pending ${info?.num_ack_pending}, ack floor ${info?.ack_floor.stream_seq}, delivered ${info?.delivered.stream_seq}, waiting pulls ${info?.num_waiting}; lease ${JSON.stringify(owner.rows[0])}`;
+              }),
+            );
+            throw new Error(`${error instanceof Error ? error.message : String(error)}; ${left.length} undrained: ${details.join(' | ')}; hosts ${hosts.map((h) => h.hostId).join(', ')}`);
+          });
         } finally {
           await nc.close();
         }
       } finally {
         appending = false;
         await load.catch(() => undefined);
-        for (const host of hosts) host.child.process.kill('SIGTERM');
-        relayProcess.process.kill('SIGTERM');
-        await Promise.all([...hosts.map((host) => host.child.exited), relayProcess.exited]);
+        const children = [...hosts.map((host) => host.child), relayProcess];
+        for (const child of children) child.process.kill('SIGTERM');
+        const stopped = Promise.all(children.map((child) => child.exited));
+        if ((await Promise.race([stopped.then(() => true), sleep(30_000).then(() => false)])) === false) {
+          const stuck = children.filter((child) => child.process.exitCode === null && child.process.signalCode === null);
+          for (const child of stuck) child.process.kill('SIGKILL');
+          await stopped;
+          throw new Error(`${stuck.length} process(es) did not stop within 30 s of SIGTERM`);
+        }
       }
 
       const handOvers: number[] = [];
@@ -133,6 +152,6 @@ describe('hosts under chaos', () => {
       expect(await overlappingLeases(db, 'ledger-hash')).toEqual([]);
       expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM distributary_dead_letters')).rows[0]!.n).toBe(0);
     },
-    (ChaosSeconds + 240) * 1000,
+    (ChaosSeconds + 300) * 1000,
   );
 });

@@ -114,4 +114,37 @@ describe('partitionScheduler', () => {
     expect(h.positionsOf('b')).toEqual([2n]);
     expect(h.reports.filter((r) => r.partition === 'a').at(-1)).toMatchObject({ state: 'fenced', checkpoint: 1n });
   });
+
+  it('dispatches two backlogged partitions in proportion to their weights, 3 to 1', async () => {
+    const h = harness({ concurrency: 1, batchSize: 10 });
+    h.scheduler.setWeight('heavy', 3);
+    h.scheduler.enqueue('heavy', events(...Array.from({ length: 600 }, (_, i) => i + 1)));
+    h.scheduler.enqueue('light', events(...Array.from({ length: 600 }, (_, i) => 1001 + i)));
+    await h.settled();
+    // While both were backlogged (the first 40 batches), heavy got three of every four.
+    const first = h.applied.slice(0, 40).filter((batch) => batch.partition === 'heavy').length;
+    expect(Math.abs(first - 30)).toBeLessThanOrEqual(3);
+    expect(h.positionsOf('heavy')).toHaveLength(600);
+    expect(h.positionsOf('light')).toHaveLength(600);
+    expect(h.scheduler.snapshot().map((p) => [p.partition, p.weight, p.dispatched, p.dispatchedEvents, p.queued])).toEqual([
+      ['heavy', 3, 60, 600, 0],
+      ['light', 1, 60, 600, 0],
+    ]);
+  });
+
+  it('lets a partition that just became active go before a flooded one’s backlog', async () => {
+    const h = harness({ concurrency: 1, batchSize: 10 });
+    h.scheduler.enqueue('flood', events(...Array.from({ length: 1000 }, (_, i) => i + 1)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 10; i++) h.scheduler.enqueue(`quiet-${i}`, events(5000 + i));
+    await h.settled();
+    const quietAt = h.applied.map((batch, index) => (batch.partition.startsWith('quiet') ? index : -1)).filter((index) => index >= 0);
+    expect(quietAt).toHaveLength(10);
+    // Each quiet partition waited for at most one more flood batch, not for the flood's 100.
+    expect(Math.max(...quietAt)).toBeLessThan(quietAt.length + 4);
+  });
+
+  it('refuses a weight that is not a positive number', () => {
+    expect(() => harness().scheduler.setWeight('a', 0)).toThrow('a partition weight must be a positive number, got 0');
+  });
 });
