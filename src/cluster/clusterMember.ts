@@ -37,7 +37,7 @@ type Owned = PartitionLease & { controller: AbortController; loop: Promise<void>
 /*
  * One host of a group sharing the (projector, tenant) partitions of the tenant streams.
  *
- * Every third of the lease timeout it beats its heart in `distributary_hosts`, renews its partition
+ * Every sixth of the lease timeout it beats its heart in `distributary_hosts`, renews its partition
  * leases, and computes with rendezvous hashing over the live hosts which partitions are its own.
  * Those it owns but should not, it hands over: the consumer stops, what is in flight commits and is
  * acked, the lease is released. Those it should own and can take (free, expired or released, and no
@@ -56,7 +56,8 @@ export const clusterMember = async (context: {
 }): Promise<ClusterMember> => {
   const { options, db, nc, registry } = context;
   const { logger, hostId } = options;
-  const tickMs = Math.max(100, Math.floor(options.leaseTimeoutMs / 3));
+  // Rounds come often enough that a dead host's partitions are taken soon after its leases expire.
+  const tickMs = Math.max(100, Math.floor(options.leaseTimeoutMs / 6));
   const members = membership(db, { group: options.group, hostId, weight: options.hostWeight, timeoutMs: options.leaseTimeoutMs });
   const leases = partitionLeases(db, { hostId, timeoutMs: options.leaseTimeoutMs });
   const controller = new AbortController();

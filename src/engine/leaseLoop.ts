@@ -69,6 +69,8 @@ export const runLeaseLoop = async <S extends LeasedSession>(options: LeaseLoopOp
     const held = new AbortController();
     const stop = (): void => session.abort('stopped');
     signal.addEventListener('abort', stop, { once: true });
+    // Stopped while the session was opening: the abort event has already fired.
+    if (signal.aborted) stop();
     const renewing = holdLease(session, held.signal);
     const reason = await session.run();
     held.abort();

@@ -18,7 +18,7 @@ export type ProjectionEngineOptions = {
      */
     group?: string;
     /**
-     * A silent holder loses its lease after this long; renewed every third of it. In-process the reader
+     * A silent holder loses its lease after this long; renewed every third of it (every sixth over JetStream). In-process the reader
      * lease counts whole seconds. Over JetStream it is also how long a host may stay silent before the
      * others take its partitions. @default 10000
      */

@@ -120,6 +120,7 @@ export const consumePartition = async (context: {
       const arrived = wakeable();
       let acked: Promise<boolean> = Promise.resolve(true);
       const inFlight = new Set<JsMsg>();
+      let lateCopies: JsMsg[] = [];
       let partitionStopped = false;
       const closeOnAbort = (): void => {
         void messages?.close();
@@ -151,8 +152,10 @@ export const consumePartition = async (context: {
           for (const [sequence, message] of held) {
             if (sequence >= next) continue;
             held.delete(sequence);
-            // A copy of what is committed is acked again; a copy of what is still in flight is dropped.
+            // A copy of what is committed is acked again; a copy of what is still in flight is acked
+            // once that commits (an ack covers earlier deliveries, not a later copy).
             if (sequence <= committed) message.ack();
+            else lateCopies.push(message);
           }
           const batch: JsMsg[] = [];
           for (let sequence = next; batch.length < batchSize && held.has(sequence); sequence++) batch.push(held.get(sequence)!);
@@ -185,6 +188,11 @@ export const consumePartition = async (context: {
             last.ack();
             for (const message of batch) inFlight.delete(message);
             committed = last.info.streamSequence;
+            lateCopies = lateCopies.filter((copy) => {
+              if (copy.info.streamSequence > committed) return true;
+              copy.ack();
+              return false;
+            });
             return true;
           });
           attempt = 1;
@@ -202,7 +210,7 @@ export const consumePartition = async (context: {
         if (signal.aborted || partitionStopped) await acked;
         // What is held or was not committed would come back only after the ack wait; hand it back now,
         // so whoever consumes next (this host again, or the next owner) gets it at once.
-        for (const message of [...inFlight, ...held.values()]) tryNak(message);
+        for (const message of [...inFlight, ...lateCopies, ...held.values()]) tryNak(message);
       }
     }
   }
@@ -225,6 +233,8 @@ export const followTenantRegistry = async (registry: KV, onTenant: (entry: Tenan
       try {
         const watcher = await registry.watch();
         const stop = (): void => watcher.stop();
+        // Stopped while the watch was being set up: the abort event has already fired.
+        if (signal.aborted) stop();
         signal.addEventListener('abort', stop, { once: true });
         for await (const update of watcher) if (update.operation === 'PUT') follow(update.key, update.json<TenantRegistryEntry>());
         signal.removeEventListener('abort', stop);
