@@ -1,4 +1,5 @@
-// Same events, same Pongo projection: Emmett's own single projector against distributary with hash placement.
+// Same events, same cart documents: Emmett's own single projector with its Pongo projection, against
+// distributary with hash placement running the same projection, and running pongoBatchProjection.
 import { getPostgreSQLEventStore, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { projectionEngine, silentLogger } from 'distributary';
@@ -60,16 +61,23 @@ try {
   const emmettRate = workload.events / emmettSeconds;
   log(`emmett postgreSQLProjector: ${emmettSeconds.toFixed(1)} s, ${emmettRate.toFixed(0)} events/s, ${await countDocuments(emmettDb)} of ${workload.carts.length} documents, checkpoint ${emmettCheckpoint}`);
 
-  const oursDb = await server.createDatabase('bench_distributary', 'bench_source');
-  const engine = projectionEngine({ connectionString: oursDb, projectors: new URL('./benchProjectors.ts', import.meta.url), logger: silentLogger });
-  const oursStarted = Date.now();
-  await engine.start();
-  await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
-  const oursSeconds = (Date.now() - oursStarted) / 1000;
-  await engine.stop();
-  const oursRate = workload.events / oursSeconds;
-  log(`distributary hash x${process.env.BENCH_WORKERS ?? 4}: ${oursSeconds.toFixed(1)} s, ${oursRate.toFixed(0)} events/s, ${await countDocuments(oursDb)} of ${workload.carts.length} documents`);
-  log(`ratio distributary / emmett: ${(oursRate / emmettRate).toFixed(2)}x (target >= 3x)`);
+  const runOurs = async (label: string, database: string, projectors: string): Promise<number> => {
+    const connectionString = await server.createDatabase(database, 'bench_source');
+    const engine = projectionEngine({ connectionString, projectors: new URL(projectors, import.meta.url), logger: silentLogger });
+    const started = Date.now();
+    await engine.start();
+    await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
+    const seconds = (Date.now() - started) / 1000;
+    await engine.stop();
+    const rate = workload.events / seconds;
+    log(`${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents`);
+    return rate;
+  };
+  const workers = process.env.BENCH_WORKERS ?? 4;
+  const pongoRate = await runOurs(`distributary hash x${workers}, Emmett's Pongo projection`, 'bench_distributary', './benchProjectors.ts');
+  log(`ratio distributary / emmett: ${(pongoRate / emmettRate).toFixed(2)}x (target >= 3x)`);
+  const batchRate = await runOurs(`distributary hash x${workers}, pongoBatchProjection`, 'bench_distributary_batch', './benchBatchProjectors.ts');
+  log(`ratio distributary with pongoBatchProjection / emmett: ${(batchRate / emmettRate).toFixed(2)}x (target >= 20x)`);
 } finally {
   await server.close();
 }

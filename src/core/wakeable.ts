@@ -1,7 +1,7 @@
 export type Wakeable = {
   /** Resolves every pending `wait`. */
   wake(): void;
-  /** Resolves on the next `wake`, after `ms`, or when `signal` aborts, whichever comes first. */
+  /** Resolves on the next `wake`, after `ms` (never, and without a timer, when Infinity), or when `signal` aborts, whichever comes first. */
   wait(ms: number, signal?: AbortSignal): Promise<void>;
 };
 
@@ -23,7 +23,7 @@ export const wakeable = (): Wakeable => {
           waiters.delete(done);
           resolve();
         };
-        const timer = setTimeout(done, ms);
+        const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
         signal?.addEventListener('abort', done, { once: true });
         waiters.add(done);
       });

@@ -169,7 +169,7 @@ export const consumePartition = async (context: {
                 next = filled.resumeAt;
                 committed = next - 1;
               }
-            } else await arrived.wait(GapCheckMs * 30);
+            } else await arrived.wait(Infinity); // idle: no timer, woken by a message, a close or a stop
             continue;
           }
           for (const message of batch) {

@@ -61,10 +61,12 @@ export const inPartitionTransaction = async (
       const deadline = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
           const { batchTimeoutMs } = scope.projector.onError;
-          timedOut = new BatchTimeoutError(`${scope.projector.processorId}/${scope.partition}: batch still running after ${batchTimeoutMs} ms; its transaction was terminated`);
+          const error = new BatchTimeoutError(`${scope.projector.processorId}/${scope.partition}: batch still running after ${batchTimeoutMs} ms; its transaction was terminated`);
+          timedOut = error;
           const pid = (context.connection.client as { processID?: number }).processID;
-          if (pid !== undefined) void scope.terminate(pid).catch(() => undefined);
-          reject(timedOut);
+          // The backend goes before the transaction gives its connection back: the cut-off projection
+          // may still be running, and none of what it sends later may land in another transaction.
+          void (pid === undefined ? Promise.resolve() : scope.terminate(pid).catch(() => undefined)).then(() => reject(error));
         }, scope.projector.onError.batchTimeoutMs);
       });
       // A projection cut off by the deadline may still settle later; nothing waits for it.

@@ -1,7 +1,7 @@
 // Three host processes share 100 tenant partitions over JetStream under a steady append load while
 // hosts are killed (-9) and restarted, and one is paused (SIGSTOP) past its lease. CHAOS_SECONDS sets
 // how long the chaos lasts (`npm run chaos` runs a longer round).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { comparePositions } from '../../src/core/position.js';
 import { consumersToDrain, undrainedConsumers } from '../../src/jetstream/drainedConsumers.js';
@@ -10,7 +10,7 @@ import { relayProcessorId } from '../../src/jetstream/relaySession.js';
 import { readCheckpoints } from '../../src/postgres/readCheckpoints.js';
 import { readLastPosition } from '../../src/postgres/readLastPosition.js';
 import { Kvm } from '@nats-io/kv';
-import { startChildEngine, startChildRelay, type ChildEngine } from '../support/childEngine.js';
+import { killChildren, startChildEngine, startChildRelay, type ChildEngine } from '../support/childEngine.js';
 import { useTestDatabase } from '../support/database.js';
 import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
 import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
@@ -27,6 +27,7 @@ type Outage = { hostId: string; at: Date; kind: 'kill -9' | 'SIGSTOP' };
 
 describe('hosts under chaos', () => {
   const database = useTestDatabase();
+  afterAll(killChildren);
 
   it(
     'keep every read model equal to the fold, never commit twice or under an old lease, and re-own a dead host’s partitions within lease + 2 s',

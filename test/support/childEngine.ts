@@ -4,6 +4,15 @@ import type { ProjectionEngineOptions } from '../../src/index.js';
 
 export type ChildEngine = { process: ChildProcess; active: Promise<void>; exited: Promise<number | null> };
 
+const running = new Set<ChildProcess>();
+
+/** Kills every child still running: a test that timed out must not leave hosts behind to load the machine. */
+export const killChildren = (): void => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+};
+process.once('exit', killChildren);
+
 /** Starts a support script in a child process; `active` resolves when it prints `active` (it holds its lease). */
 const startChild = (script: string, args: string[]): ChildEngine => {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
@@ -16,7 +25,13 @@ const startChild = (script: string, args: string[]): ChildEngine => {
     child.once('exit', (code) => reject(new Error(`engine process exited with ${code} before becoming active`)));
   });
   active.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return { process: child, active, exited };
 };
 

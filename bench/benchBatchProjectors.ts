@@ -1,0 +1,12 @@
+import { partitionedProjector } from 'distributary';
+import { cartsSummaryBatchProjection, cartsSummaryCollection, type ShopEvent } from '../projections/index.js';
+
+/** The same cart documents through the batch-aware projection (one read, one write per partition batch). */
+export const benchCartsSummaryBatch = partitionedProjector<ShopEvent>({
+  processorId: 'bench-carts-summary-batch',
+  projection: cartsSummaryBatchProjection(cartsSummaryCollection),
+  partitionBy: (event) => event.metadata.tenant,
+  placement: { type: 'hash', workers: Number(process.env.BENCH_WORKERS ?? 4) },
+  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
+  batchSize: 500,
+});
