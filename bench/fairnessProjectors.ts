@@ -4,7 +4,7 @@ import { partitionedProjector } from 'distributary';
 
 export type Pinged = Event<'Pinged', { appendedAt: number }, { tenant: string }>;
 
-/** Records per event its tenant, when it was appended and when it was applied; one thread, so tenants compete for it. */
+/** Records per event its tenant, when it was appended and when it was applied; one thread (two transactions at a time; the weights run uses one), so tenants compete for it. */
 export const fairProjector = partitionedProjector<Pinged>({
   processorId: 'fair',
   projection: postgreSQLProjection<Pinged>({
