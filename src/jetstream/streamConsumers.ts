@@ -26,8 +26,9 @@ export const DefaultAckWaitMs = 60_000;
 /** The durable pull consumer of one projector on a tenant stream. */
 export const consumerConfig = (projector: Pick<AnyPartitionedProjector, 'processorId' | 'batchSize'>, ackWaitMs = DefaultAckWaitMs): Partial<ConsumerConfig> & { durable_name: string } => ({
   durable_name: subjectToken(projector.processorId),
-  // Batches are taken strictly in sequence, so acking a batch's last message acks the batch.
-  ack_policy: AckPolicy.All,
+  // Every message is acked on its own: with redeliveries, delivery order is not stream order, and an
+  // ack-all of one delivery would also ack later messages delivered before it and not yet committed.
+  ack_policy: AckPolicy.Explicit,
   deliver_policy: DeliverPolicy.All,
   // One batch in flight and the next one already here.
   max_ack_pending: projector.batchSize * 2,
@@ -101,7 +102,8 @@ export const consumePartition = async (context: {
 
   /** The consumer to read from, replaced by one starting after the ack floor on a take-over. */
   const openConsumer = async (jsm: JetStreamManager, config: ReturnType<typeof consumerConfig>): Promise<ConsumerInfo> => {
-    if (!takeOver) return jsm.consumers.add(entry.stream, config);
+    // Coming back after an error: the consumer as it is (a take-over may have made it start later).
+    if (!takeOver) return (await jsm.consumers.info(entry.stream, config.durable_name).catch(() => undefined)) ?? jsm.consumers.add(entry.stream, config);
     const previous = await jsm.consumers.info(entry.stream, config.durable_name).catch(() => undefined);
     if (previous === undefined) return jsm.consumers.add(entry.stream, config);
     await jsm.consumers.delete(entry.stream, config.durable_name).catch(() => undefined);
@@ -185,8 +187,10 @@ export const consumePartition = async (context: {
               arrived.wake();
               return false;
             }
-            last.ack();
-            for (const message of batch) inFlight.delete(message);
+            for (const message of batch) {
+              message.ack();
+              inFlight.delete(message);
+            }
             committed = last.info.streamSequence;
             lateCopies = lateCopies.filter((copy) => {
               if (copy.info.streamSequence > committed) return true;
