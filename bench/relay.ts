@@ -64,24 +64,25 @@ try {
   log(`(a) raw async publish: ${ceilingRate.toFixed(0)} msgs/s`);
   await nc.close();
 
+  /** A relay started on a backlog of `events` events, timed until it has published them all. */
+  const timedRelay = async (): Promise<number> => {
+    const running = relay({ connectionString, nats: { servers }, app: 'bench', logger: silentLogger, batchSize: batch });
+    const started = Date.now();
+    await running.start();
+    await running.whenCaughtUp({ timeoutMs: 3_600_000 });
+    const rate = events / ((Date.now() - started) / 1000);
+    await running.stop();
+    return rate;
+  };
+
   // (b) the relay: reads PostgreSQL in delivery order, creates the tenant streams, publishes, waits for acks, checkpoints.
-  const running = relay({ connectionString, nats: { servers }, app: 'bench', logger: silentLogger, batchSize: batch });
-  const relayStarted = Date.now();
-  await running.start();
-  await running.whenCaughtUp({ timeoutMs: 3_600_000 });
-  const relayRate = events / ((Date.now() - relayStarted) / 1000);
-  await running.stop();
+  const relayRate = await timedRelay();
   log(`(b) relay from PostgreSQL across ${tenants} tenant streams, creating them: ${relayRate.toFixed(0)} events/s, ratio ${(relayRate / ceilingRate).toFixed(2)}`);
 
   // (c) the same again once the streams exist: a relay starting on a backlog of as many new events.
   await append(2);
   await store.close();
-  const again = relay({ connectionString, nats: { servers }, app: 'bench', logger: silentLogger, batchSize: batch });
-  const againStarted = Date.now();
-  await again.start();
-  await again.whenCaughtUp({ timeoutMs: 3_600_000 });
-  const againRate = events / ((Date.now() - againStarted) / 1000);
-  await again.stop();
+  const againRate = await timedRelay();
   log(`(c) relay across ${tenants} existing tenant streams: ${againRate.toFixed(0)} events/s, ratio ${(againRate / ceilingRate).toFixed(2)} (target >= 0.5)`);
 } finally {
   await nats?.stop();

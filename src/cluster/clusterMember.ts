@@ -131,8 +131,17 @@ export const clusterMember = async (context: {
   const take = async (acquired: PartitionLease[]): Promise<void> => {
     for (const processorId of new Set(acquired.map((lease) => lease.processorId))) {
       const runtime = runtimes.get(processorId)!;
-      const [checkpoints, halted] = await Promise.all([readCheckpoints(db, processorId, runtime.projector.version), readHaltedPartitions(db, processorId)]);
-      for (const lease of acquired.filter((l) => l.processorId === processorId)) {
+      const taken = acquired.filter((l) => l.processorId === processorId);
+      const [checkpoints, halted] = await Promise.all([
+        readCheckpoints(
+          db,
+          processorId,
+          runtime.projector.version,
+          taken.map((lease) => lease.partition),
+        ),
+        readHaltedPartitions(db, processorId),
+      ]);
+      for (const lease of taken) {
         const entry = tenants.get(lease.partition)!;
         const isHalted = halted.has(lease.partition);
         runtime.assign(lease.partition, { epoch: lease.epoch, since: lease.acquiredAt, checkpoint: checkpoints.get(lease.partition) ?? null, halted: isHalted });

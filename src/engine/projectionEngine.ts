@@ -26,6 +26,7 @@ import { relayProcessorId } from '../jetstream/relaySession.js';
 import { readCheckpoints } from '../postgres/readCheckpoints.js';
 import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
 import { storePartitionWeight } from '../postgres/partitionWeights.js';
+import { snapshotRuntimes } from './schedulerUpkeep.js';
 import type { PartitionSnapshot } from '../core/partitionScheduler.js';
 
 /** Waits until the relay of `app` has published everything up to `target`. */
@@ -217,13 +218,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       runtimes.find((runtime) => runtime.projector.processorId === processorId)?.setWeights(new Map([[partition, weight]]));
     },
 
-    async schedulerSnapshot() {
-      const runtimes = member?.runtimes() ?? session?.runtimes() ?? [];
-      const snapshots = await Promise.all(
-        runtimes.map(async (runtime) => (await runtime.snapshot()).map((thread) => ({ processorId: runtime.projector.processorId, ...thread }))),
-      );
-      return snapshots.flat();
-    },
+    schedulerSnapshot: () => snapshotRuntimes(member?.runtimes() ?? session?.runtimes() ?? []),
 
     status: () => ({
       hostId: options.hostId,

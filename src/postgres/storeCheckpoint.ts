@@ -6,11 +6,6 @@ export type StoreCheckpointResult = { ok: true } | { ok: false; reason: 'IGNORED
 /** The lease a commit must still hold: its owner and epoch (the fencing token). */
 export type CommitLease = { owner: string; epoch: number };
 
-// The lease row is held FOR KEY SHARE until the commit ends, so nobody takes the lease meanwhile.
-const leaseCheck = `lease AS (SELECT 1 FROM distributary_partition_owners
-                               WHERE processor_id = $1 AND partition = $2 AND owner = $9 AND epoch = $10
-                                 AND expires_at > clock_timestamp() FOR KEY SHARE)`;
-
 const normalized = (global: bigint): string => global.toString().padStart(19, '0');
 
 /**
@@ -18,7 +13,9 @@ const normalized = (global: bigint): string => global.toString().padStart(19, '0
  * only if `expected` is what is stored. The row keeps Emmett's layout (zero-padded global position in
  * `last_processed_checkpoint`); `last_processed_transaction_id` holds the event's transaction, which
  * with the position orders checkpoints the way events are delivered. A competing owner blocks on the
- * row until the first commits, then fails the compare.
+ * row until the first commits, then fails the compare. With a `lease`, the move also needs that lease
+ * (owner and epoch, unexpired), whose row it holds FOR KEY SHARE until the commit ends, so nobody
+ * takes the lease meanwhile.
  */
 export const storeCheckpoint = async (
   client: pg.ClientBase | pg.Pool,
@@ -26,27 +23,28 @@ export const storeCheckpoint = async (
 ): Promise<StoreCheckpointResult> => {
   const { processorId, partition, version, instanceId, expected, next, lease } = options;
   const leased = lease !== undefined;
-  const params = [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId, expected && normalized(expected.global), expected?.tx.toString() ?? null];
+  // With a lease, $7/$8 (insert) or $9/$10 (update) are its owner and epoch.
+  const fenced = (position: number): string =>
+    leased ? `EXISTS (SELECT 1 FROM distributary_partition_owners WHERE processor_id = $1 AND partition = $2 AND owner = $${position}
+                      AND epoch = $${position + 1} AND expires_at > clock_timestamp() FOR KEY SHARE)` : 'TRUE';
+  const leaseParams = leased ? [lease.owner, lease.epoch] : [];
+  const moved = [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId];
   const written =
     expected === null
       ? await client.query(
-          `${leased ? `WITH ${leaseCheck}` : ''}
-           INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
+          `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
                                        processor_instance_id, status, created_at, last_updated)
-           SELECT $1, $2, $3, $4, $5::xid8, $6, 'running', now(), now()
-            WHERE $7::text IS NULL AND $8::text IS NULL ${leased ? 'AND EXISTS (SELECT 1 FROM lease)' : ''}
+           SELECT $1, $2, $3, $4, $5::xid8, $6, 'running', now(), now() WHERE ${fenced(7)}
            ON CONFLICT (processor_id, partition, version) DO NOTHING`,
-          leased ? [...params, lease.owner, lease.epoch] : params,
+          [...moved, ...leaseParams],
         )
       : await client.query(
-          `${leased ? `WITH ${leaseCheck}` : ''}
-           UPDATE emt_processors
+          `UPDATE emt_processors
               SET last_processed_checkpoint = $4, last_processed_transaction_id = $5::xid8,
                   processor_instance_id = $6, status = 'running', last_updated = now()
             WHERE processor_id = $1 AND partition = $2 AND version = $3
-              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8
-              ${leased ? 'AND EXISTS (SELECT 1 FROM lease)' : ''}`,
-          leased ? [...params, lease.owner, lease.epoch] : params,
+              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8 AND ${fenced(9)}`,
+          [...moved, normalized(expected.global), expected.tx.toString(), ...leaseParams],
         );
   if (written.rowCount === 1) return { ok: true };
   const { rows } = await client.query<{ global: string; tx: string }>(
