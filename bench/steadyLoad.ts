@@ -12,12 +12,14 @@ const perTick = rate / 100;
 const started = Date.now();
 let behindTicks = 0;
 for (let tick = 0; tick < seconds * 100; tick++) {
-  const events = Array.from({ length: perTick }, () => ({
+  // Whole events per tick, spread evenly when the rate is not a multiple of 100 a second.
+  const count = Math.floor((tick + 1) * perTick) - Math.floor(tick * perTick);
+  const events = Array.from({ length: count }, () => ({
     type: 'Pinged',
     data: { appendedAt: Date.now() },
     metadata: { tenant: `${tenantPrefix}-${Math.floor(Math.random() * tenants)}` },
   }));
-  await store.appendToStream(`${prefix}-${tick}`, events);
+  if (events.length > 0) await store.appendToStream(`${prefix}-${tick}`, events);
   const wait = started + (tick + 1) * 10 - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   else behindTicks++;
