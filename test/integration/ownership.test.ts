@@ -74,18 +74,20 @@ describe('ownership', () => {
   });
 
   it('keeps a second engine as standby and lets it take over when the active one dies', async () => {
-    const active = startChildEngine(database.connectionString, projectors, { group: 'takeover', leaseMs: 2000 });
+    // Long enough a lease that a loaded machine renews it in time; the wait outlasts it, so only renewals keep it.
+    const LeaseMs = 3000;
+    const active = startChildEngine(database.connectionString, projectors, { group: 'takeover', leaseMs: LeaseMs });
     await active.active;
-    const standby = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger, lease: { group: 'takeover', timeoutMs: 2000 } });
+    const standby = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger, lease: { group: 'takeover', timeoutMs: LeaseMs } });
     await standby.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await new Promise((resolve) => setTimeout(resolve, LeaseMs + 1000));
       expect(standby.status().role).toBe('standby');
       active.process.kill('SIGKILL');
       await active.exited;
       const killedAt = Date.now();
       await standby.whenActive({ timeoutMs: 15_000 });
-      expect(Date.now() - killedAt).toBeLessThan(2000 + 2000);
+      expect(Date.now() - killedAt).toBeLessThan(LeaseMs + 2000);
       await appendLedgerEvents(database.connectionString, { tenants: 5, carts: 5, events: 300, seed: 9, tenantName: (i) => `after-takeover-${i}` });
       await standby.whenCaughtUp({ timeoutMs: 30_000 });
       expect(await readModelTotals(database.db, 'ledger-hash')).toEqual(await foldFromStore(database.db));

@@ -9,8 +9,10 @@ import type pg from 'pg';
 export const fencingViolations = async (db: pg.Pool, projector: string): Promise<string[]> => {
   const { rows } = await db.query<{ problem: string }>(
     `SELECT tenant || ' @' || position || ': ' || CASE WHEN epoch IS NULL THEN 'no lease' ELSE 'epoch ' || epoch || ' after ' || previous END AS problem
-       FROM (SELECT tenant, position, epoch, lag(epoch) OVER (PARTITION BY tenant ORDER BY position) AS previous
-               FROM ledger_audit WHERE projector = $1) ordered
+       FROM (SELECT a.tenant, a.position, a.epoch,
+                    lag(a.epoch) OVER (PARTITION BY a.tenant ORDER BY m.transaction_id, m.global_position) AS previous
+               FROM ledger_audit a JOIN emt_messages m ON m.global_position = a.position
+              WHERE a.projector = $1) ordered
       WHERE epoch IS NULL OR epoch < previous`,
     [projector],
   );
