@@ -85,6 +85,8 @@ export const openActiveSession = async (context: {
       connectionString: options.connectionString,
       hostId: options.hostId,
       db,
+      maxPartitionPending: options.maxPartitionPending,
+      readBatchSize: options.readBatchSize,
       checkpoints,
       halted,
       mark: stored ?? BeforeFirstPosition,
@@ -128,6 +130,8 @@ export const openActiveSession = async (context: {
         await committed.wait(options.idlePollMs, controller.signal);
         continue;
       }
+      for (const mark of marks) await mark.runtime.refill(position);
+      if (controller.signal.aborted) return;
       const generation = wakeUps.generation();
       const batch = await readEventBatch(db, position, options.readBatchSize);
       if (controller.signal.aborted) return;
@@ -137,7 +141,15 @@ export const openActiveSession = async (context: {
       }
       position = batch.last;
       onProgress();
-      await pause(batch, generation, controller.signal);
+      const paused = pause(batch, generation, controller.signal);
+      // A skipped partition that gets room again is read for at once, not at the next append.
+      let roomAgain = false;
+      while (!batch.more && !roomAgain && marks.some((mark) => mark.runtime.tracker.skipped().size > 0) && !controller.signal.aborted) {
+        const woken = await Promise.race([paused.then(() => 'paused' as const), committed.wait(Number.POSITIVE_INFINITY, controller.signal)]);
+        if (woken === 'paused') break;
+        roomAgain = marks.some((mark) => mark.runtime.refillable());
+      }
+      if (!roomAgain) await paused;
     }
   };
 

@@ -33,6 +33,12 @@ export type ProjectionEngineOptions = {
     idlePollMs?: number;
     /** Routed events not yet committed, across partitions, before the reader pauses. @default 100000 */
     maxPendingEvents?: number;
+    /**
+     * Routed events not yet committed for one partition before the reader stops routing to it; the
+     * partition's later events are read again for it once it has worked off half of them, so one slow
+     * or flooded partition neither grows memory nor holds up the others. @default 10000
+     */
+    maxPartitionPending?: number;
     /** How often the reader's low-water mark is stored. @default 1000 */
     markIntervalMs?: number;
   };
@@ -67,6 +73,7 @@ export type ResolvedEngineOptions = {
   readBatchSize: number;
   idlePollMs: number;
   maxPendingEvents: number;
+  maxPartitionPending: number;
   markIntervalMs: number;
   migrate: boolean;
   logger: Logger;
@@ -103,6 +110,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
     idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
     maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 100_000),
+    maxPartitionPending: Math.floor(positive('reader.maxPartitionPending', options.reader?.maxPartitionPending, 10_000)),
     markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
     migrate: options.migrate ?? true,
     transport:

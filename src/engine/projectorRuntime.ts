@@ -6,7 +6,7 @@ import { resolvePartitionKey } from '../core/partitionKey.js';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
 import { comparePositions, isCovered, type Position } from '../core/position.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { readEventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import type { PartitionEvents } from '../workers/messages.js';
 import { workerPool, type WorkerPool } from '../workers/workerPool.js';
@@ -25,6 +25,13 @@ export type ProjectorRuntimeOptions = {
   /** The stored low-water mark; the reader starts after the lowest of all projectors' marks. */
   mark: Position;
   logger: Logger;
+  /**
+   * In-process: events routed to one partition and not committed before the reader stops routing to it;
+   * its later events are read again for it once its thread has worked half of them off.
+   */
+  maxPartitionPending?: number;
+  /** Events per query when reading a skipped partition's events again. @default 1000 */
+  readBatchSize?: number;
   /** See `WorkerData.idleInTransactionTimeoutMs`. */
   idleInTransactionTimeoutMs?: number;
   onProgress: () => void;
@@ -39,6 +46,13 @@ export type ProjectorRuntime = {
   readonly tracker: ProgressTracker;
   /** Routes one read batch that follows `after`: each handled event to its partition's thread, bad keys to dead letters. */
   route(events: readonly PositionedEvent[], after: Position): Promise<void>;
+  /**
+   * Reads again, for partitions the reader skipped because their buffers were full and that have
+   * room again, their events up to `through` (the reader's position), and sends them on.
+   */
+  refill(through: Position): Promise<void>;
+  /** True when a partition the reader skipped has room again. */
+  refillable(): boolean;
   /**
    * Sends one partition's events from another transport to its thread; resolves true once the
    * partition has committed through the last of them, false if it stopped (halted or fenced) first.
@@ -68,11 +82,17 @@ export type ProjectorRuntime = {
 
 type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean };
 
+/** Pages a refill reads for one partition before the reader takes its turn again. */
+const RefillPages = 10;
+
 const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
 /** One projector during one active session: its threads, partitions and progress. */
 export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRuntime => {
   const { projector, logger } = options;
+  const maxPartitionPending = options.maxPartitionPending ?? Number.POSITIVE_INFINITY;
+  const readBatchSize = options.readBatchSize ?? 1000;
+  const hasRoom = (key: string): boolean => !stopped.has(key) && tracker.pending(key) <= maxPartitionPending / 2;
   const tracker = progressTracker(options.mark);
   const partitions = new Map<string, Tracked>();
   const stopped = new Map<string, 'halted' | 'fenced'>();
@@ -194,6 +214,11 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
           await deadLetterKeyless(item, key.error);
           continue;
         }
+        if (tracker.skippedFrom(key.key) !== undefined) continue;
+        if (tracker.pending(key.key) >= maxPartitionPending) {
+          tracker.skipping(key.key, before);
+          continue;
+        }
         const tracked = partition(key.key);
         tracker.routed(key.key, position, before);
         if (stopped.has(key.key)) continue;
@@ -207,6 +232,37 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
         batch.events.push(item);
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
+    },
+    refillable: () => [...tracker.skipped().keys()].some(hasRoom),
+    async refill(through) {
+      for (const [key, from] of [...tracker.skipped()]) {
+        if (!hasRoom(key)) continue;
+        const tracked = partition(key);
+        const items: PositionedEvent[] = [];
+        let scanned = from;
+        let reached = comparePositions(from, through) >= 0;
+        // Half a buffer, or a few pages at most so the reader goes on for the others in between.
+        for (let pages = 0; !reached && pages < RefillPages && items.length < maxPartitionPending / 2; pages++) {
+          const page = await readEventBatch(options.db, scanned, readBatchSize);
+          let looked = 0;
+          for (const item of page.events) {
+            if (comparePositions(item.position, through) > 0 || items.length >= maxPartitionPending / 2) break;
+            const before = scanned;
+            scanned = item.position;
+            looked++;
+            if (isCovered(item.position, options.mark) || !projector.handles.has(item.event.type)) continue;
+            const resolved = resolvePartitionKey(projector.partitionBy, item.event);
+            if (!resolved.ok || resolved.key !== key) continue;
+            tracker.routed(key, item.position, before);
+            items.push(item);
+          }
+          // Through the reader's position, or through everything there is (which the reader has seen).
+          reached = comparePositions(scanned, through) >= 0 || (looked === page.events.length && !page.more) || (looked < page.events.length && items.length < maxPartitionPending / 2);
+        }
+        if (reached) tracker.resumed(key);
+        else tracker.skipping(key, scanned);
+        if (items.length > 0) pool.send(tracked.thread, [send(key, tracked, items)]);
+      }
     },
     assign(key, lease) {
       const tracked = partition(key);

@@ -38,6 +38,29 @@ describe('progressTracker', () => {
     expect(tracker.totalPending()).toBe(0);
   });
 
+  it('keeps the mark at or before where a skipped partition’s unrouted events begin, until it is resumed', () => {
+    const start = at(1, 10);
+    const tracker = progressTracker(start);
+    tracker.routed('a', at(2, 11), start);
+    tracker.skipping('a', at(2, 11));
+    tracker.routed('b', at(3, 12), at(2, 11));
+    tracker.readThrough(at(9, 40));
+    tracker.committed('a', at(2, 11));
+    tracker.committed('b', at(3, 12));
+    expect(tracker.pending('a')).toBe(0);
+    expect(tracker.lowWaterMark()).toEqual(at(2, 11));
+    expect(tracker.lowWaterMark(new Set(['a']))).toEqual(at(9, 40));
+    // Read again for it: its events sit in front of the skip point, which moves on.
+    tracker.routed('a', at(4, 20), at(3, 19));
+    tracker.skipping('a', at(5, 25));
+    expect(tracker.lowWaterMark()).toEqual(at(3, 19));
+    tracker.committed('a', at(4, 20));
+    expect(tracker.lowWaterMark()).toEqual(at(5, 25));
+    tracker.resumed('a');
+    expect(tracker.lowWaterMark()).toEqual(at(9, 40));
+    expect(tracker.skipped().size).toBe(0);
+  });
+
   it('never moves the read position back and ignores commits of unknown partitions', () => {
     const tracker = progressTracker(at(9, 100));
     tracker.committed('ghost', at(20, 500));

@@ -17,7 +17,7 @@ const firstCrash = async (connectionString: string, projector: string, position:
 
 export type ItemAdded = Event<
   'ItemAdded',
-  { cartId: string; amount: number; poison?: boolean; hang?: boolean; crash?: boolean },
+  { cartId: string; amount: number; poison?: boolean; hang?: boolean; crash?: boolean; delayMs?: number },
   { tenant?: unknown }
 >;
 export type Unrelated = Event<'Unrelated', { note: string }, { tenant?: unknown }>;
@@ -27,7 +27,7 @@ export type LedgerEvent = ItemAdded | Unrelated;
  * A test read model: running totals per cart, plus an audit row per applied (projector, partition,
  * position) with a unique constraint, so applying an event twice fails loudly; the row names the
  * lease owner and epoch the commit held, when hosts share partitions.
- * Misbehaves on marked events until a row in `ledger_fixes` says the projection was fixed: throws
+ * Takes `delayMs` over an event that asks for it. Misbehaves on marked events until a row in `ledger_fixes` says the projection was fixed: throws
  * on `poison`, never returns on `hang`; `crash` ends the worker thread, once per event.
  */
 export const ledgerProjection = (name: string) =>
@@ -57,6 +57,7 @@ export const ledgerProjection = (name: string) =>
           if (fixed.rowCount === 0 && event.data.poison === true) throw new Error(`poisoned item in cart ${event.data.cartId}`);
           if (fixed.rowCount === 0) await new Promise(() => undefined);
         }
+        if (event.data.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, event.data.delayMs));
         if (event.data.crash === true && (await firstCrash(context.connection.connectionString, name, position))) process.exit(1);
         // With hosts sharing partitions, the lease the commit holds (its row is locked by the commit).
         await client.query(

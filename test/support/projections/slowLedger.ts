@@ -1,0 +1,3 @@
+import { ledgerProjector } from './ledgerProjector.js';
+
+export const slowLedger = ledgerProjector('ledger-slow', { placement: { type: 'hash', workers: 2 }, batchSize: 20 });
