@@ -12,6 +12,7 @@ import { projectorRuntime, type ProjectorRuntime } from '../engine/projectorRunt
 import { schedulerUpkeep } from '../engine/schedulerUpkeep.js';
 import type { ProjectorStatus } from '../engine/status.js';
 import { consumePartition, followTenantRegistry } from '../jetstream/streamConsumers.js';
+import { streamActivity } from '../jetstream/streamActivity.js';
 import type { TenantRegistryEntry } from '../jetstream/tenantStreams.js';
 import { membership } from '../postgres/membership.js';
 import { leaseKey, partitionLeases, type PartitionLease } from '../postgres/partitionLeases.js';
@@ -95,6 +96,7 @@ export const clusterMember = async (context: {
   await Promise.all([...runtimes.values()].map((runtime) => runtime.warm()));
 
   const upkeep = schedulerUpkeep(db, hostId, [...runtimes.values()]);
+  const activity = streamActivity(nc, options.transport.app, logger, signal);
   const tenants = new Map<string, TenantRegistryEntry>();
   const owned = new Map<string, Owned>();
   let hosts: WeightedHost[] = [];
@@ -157,6 +159,7 @@ export const clusterMember = async (context: {
               logger,
               signal: partitionController.signal,
               takeOver: true,
+              activity,
             }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
         owned.set(leaseKey(processorId, lease.partition), { ...lease, controller: partitionController, loop });
       }
@@ -230,6 +233,7 @@ export const clusterMember = async (context: {
           logger,
         ),
         coordinate(),
+        activity.run(),
       ]));
       return endReason;
     },

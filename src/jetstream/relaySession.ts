@@ -13,6 +13,7 @@ import { readPacer } from '../postgres/readPacer.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
 import type { WakeUps } from '../postgres/wakeUps.js';
+import { activitySubject } from './streamActivity.js';
 import { asyncPublisher } from './asyncPublisher.js';
 import type { ResolvedRelayOptions } from './relayOptions.js';
 import type { TenantStreamNames } from './streamNames.js';
@@ -88,12 +89,24 @@ export const openRelaySession = async (context: {
     return { subject: names.subject(event.type), payload: toJson({ type: event.type, data: event.data, metadata: event.metadata }), headers: h };
   };
 
+  const notify = (streams: string[]): void => {
+    try {
+      context.nc.publish(activitySubject(options.app), JSON.stringify(streams));
+    } catch (error) {
+      // Sleeping partitions then find the messages at their host's next look over the streams.
+      options.logger.warn(`relay: could not notify hosts of new messages: ${toErrorInfo(error).message}`);
+    }
+  };
+
   const publishBatch = async (items: PositionedEvent[]): Promise<void> => {
     for (let attempt = 1; !controller.signal.aborted; attempt++) {
       try {
         // Published in delivery order on one connection, acks awaited together.
-        const acks = await publisher.publishAll((await route(items)).map(toMessage), options.ackTimeoutMs);
+        const routed = await route(items);
+        const acks = await publisher.publishAll(routed.map(toMessage), options.ackTimeoutMs);
         published += acks.filter((ack) => !ack.duplicate).length;
+        // Stored: wake the hosts' partitions that sleep on these streams.
+        if (routed.length > 0) notify([...new Set(routed.map((r) => r.names.stream))]);
         return;
       } catch (error) {
         options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${toErrorInfo(error).message}`);

@@ -15,9 +15,13 @@ import type { AnyPartitionedProjector } from '../projector/partitionedProjector.
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 import { RelayHeaders } from './relaySession.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
+import type { StreamActivity } from './streamActivity.js';
 import { subjectToken } from './tenantToken.js';
 
-const RegistryListingMs = 3000;
+/** How often the whole registry is listed, for tenants the watch missed (also after every reconnect). */
+const RegistryListingMs = 30_000;
+/** A partition that received nothing this long closes its consumer loop and sleeps until its stream has more. */
+export const SleepAfterMs = 5000;
 /** While the next message in order is missing, how often to look whether the stream's retention dropped it. */
 const GapCheckMs = 1000;
 /** A message not acked this long is redelivered; a batch commits well within it. */
@@ -62,6 +66,9 @@ const toItem = (message: JsMsg): PositionedEvent => ({ position: positionOf(mess
  * still out somewhere and comes back after the ack wait) is held until the older one is here. When
  * the stream's retention dropped the older ones, the partition reads them from the event store first.
  *
+ * A partition that received nothing for `SleepAfterMs` closes its consumer loop (no pull, no
+ * heartbeat, no timer) and sleeps until its stream holds more (see `streamActivity`).
+ *
  * A new owner (`takeOver`) replaces the consumer with one that starts after its ack floor: messages
  * the previous owner took and never acked are then delivered at once instead of after the ack wait,
  * and a previous owner that is still running loses its consumer.
@@ -75,6 +82,7 @@ export const consumePartition = async (context: {
   logger: Logger;
   signal: AbortSignal;
   takeOver: boolean;
+  activity: StreamActivity;
 }): Promise<void> => {
   const { runtime, entry, signal } = context;
   const js = jetstream(context.nc);
@@ -116,7 +124,12 @@ export const consumePartition = async (context: {
   {
     const config = consumerConfig(runtime.projector, context.ackWaitMs);
     const { batchSize } = runtime.projector;
-    for (let attempt = 1; !signal.aborted; ) {
+    for (let attempt = 1, sleepPast: number | undefined; !signal.aborted; ) {
+      if (sleepPast !== undefined) {
+        await context.activity.waitPast(entry.stream, sleepPast, signal);
+        sleepPast = undefined;
+        continue;
+      }
       let messages: ConsumerMessages | undefined;
       const held = new Map<number, JsMsg>();
       const arrived = wakeable();
@@ -134,11 +147,13 @@ export const consumePartition = async (context: {
         let next = info.ack_floor.stream_seq + 1;
         const consumer = js.consumers.getConsumerFromInfo(info);
         let closed = false;
+        let lastArrival = Date.now();
         messages = await consumer.consume({
           max_messages: batchSize * 2,
           callback: (message) => {
             // A redelivered copy replaces the one held, so the ack goes to the newest delivery.
             held.set(message.info.streamSequence, message);
+            lastArrival = Date.now();
             arrived.wake();
           },
         });
@@ -171,7 +186,14 @@ export const consumePartition = async (context: {
                 next = filled.resumeAt;
                 committed = next - 1;
               }
-            } else await arrived.wait(Infinity); // idle: no timer, woken by a message, a close or a stop
+            } else if (Date.now() - lastArrival < SleepAfterMs) await arrived.wait(SleepAfterMs - (Date.now() - lastArrival));
+            else {
+              // Nothing for a while: everything handed over is committed and acked, then sleep.
+              if (!(await acked)) return;
+              if (held.size > 0 || inFlight.size > 0) continue;
+              sleepPast = next - 1;
+              break;
+            }
             continue;
           }
           for (const message of batch) {
@@ -202,7 +224,8 @@ export const consumePartition = async (context: {
           attempt = 1;
         }
         if (partitionStopped) return;
-        if (!signal.aborted) throw new Error('the consumer closed');
+        if (sleepPast !== undefined || signal.aborted) continue;
+        throw new Error('the consumer closed');
       } catch (error) {
         if (signal.aborted) return;
         context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: consuming ${entry.stream} failed, retrying: ${toErrorInfo(error).message}`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { projectionEngine, relay, silentLogger, tenantStreamNames } from '../../src/index.js';
+import { SleepAfterMs } from '../../src/jetstream/streamConsumers.js';
 import { useTestDatabase } from '../support/database.js';
 import { startLocalNats } from '../support/localNats.js';
 import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
@@ -36,6 +37,36 @@ describe('projectors over JetStream', () => {
       expect(consumer.delivered.stream_seq).toBeGreaterThan(0);
       expect(consumer.num_ack_pending).toBe(0);
     } finally {
+      await engine.stop();
+      await shopRelay.stop();
+    }
+  });
+
+  it('lets partitions with nothing to do sleep without a pull of their own, and wakes them when their stream gets more', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const tenantName = (i: number): string => `sleepy-${i}`;
+    await appendLedgerEvents(connectionString, { tenants: 12, carts: 20, events: 600, seed: 66, tenantName });
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const engine = projectionEngine({ connectionString, projectors: projection('hashLedger'), logger: silentLogger, transport: { type: 'jetstream', servers: natsUrl(), app } });
+    const nc = await connectNats();
+    await shopRelay.start();
+    await engine.start();
+    try {
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      const jsm = await jetstreamManager(nc);
+      const consumers = Array.from({ length: 12 }, (_, i) => tenantStreamNames(app, tenantName(i)).stream);
+      const waiting = async (): Promise<number> =>
+        (await Promise.all(consumers.map(async (stream) => (await jsm.consumers.info(stream, 'ledger-hash')).num_waiting))).reduce((a, b) => a + b, 0);
+      expect(await waiting()).toBeGreaterThan(0);
+      // Each consumer loop closes after SleepAfterMs without messages: no pull request is left waiting.
+      await waitUntil('no consumer has a pull waiting', async () => (await waiting()) === 0, SleepAfterMs + 35_000, 250);
+      await appendLedgerEvents(connectionString, { tenants: 12, carts: 20, events: 300, seed: 67, tenantName });
+      // Woken by the relay's notice, not by the once-a-minute look over the streams.
+      await engine.whenCaughtUp({ timeoutMs: 15_000 });
+      expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
+    } finally {
+      await nc.close();
       await engine.stop();
       await shopRelay.stop();
     }

@@ -18,6 +18,8 @@ export const natsServerAvailable = (): boolean => {
 export type LocalNats = LocalServer & {
   /** Stops the server and starts it again on the same port and store, as a restart would. */
   restart(downMs?: number): Promise<void>;
+  /** The running server's process id. */
+  pid(): number | undefined;
 };
 
 /** Starts `nats-server -js` on a free port with its store in a temp dir. */
@@ -37,6 +39,7 @@ export const startLocalNats = async (): Promise<LocalNats> => {
   };
   return {
     url: `nats://127.0.0.1:${port}`,
+    pid: () => current.server.pid,
     async restart(downMs = 1000) {
       await halt();
       await new Promise((resolve) => setTimeout(resolve, downMs));

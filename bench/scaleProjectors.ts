@@ -1,0 +1,17 @@
+import { partitionedProjector } from 'distributary';
+import { cartsSummaryBatchProjection, type ShopEvent } from '../projections/index.js';
+
+// Three projectors over the same events, each keeping its own cart documents with the batch-aware projection.
+const projector = (name: string) =>
+  partitionedProjector<ShopEvent>({
+    processorId: `scale-${name}`,
+    projection: cartsSummaryBatchProjection(`scale_${name}`),
+    partitionBy: (event) => event.metadata.tenant,
+    placement: { type: 'hash', workers: Number(process.env.BENCH_WORKERS ?? 2) },
+    concurrency: 4,
+    batchSize: 500,
+  });
+
+export const scaleCarts = projector('carts');
+export const scaleAudit = process.env.BENCH_PROJECTORS === '1' ? undefined : projector('audit');
+export const scaleTotals = process.env.BENCH_PROJECTORS === '1' ? undefined : projector('totals');

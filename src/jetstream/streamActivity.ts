@@ -1,0 +1,102 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { abortableSleep } from '../core/abortableSleep.js';
+import { toErrorInfo } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+/** Core NATS subject on which the relay names the streams it just stored messages in. */
+export const activitySubject = (app: string): string => `${app}.activity`;
+
+/** A look over every stream of the app while partitions sleep, for notices missed while disconnected. */
+const SweepMs = 60_000;
+
+export type StreamActivity = {
+  /**
+   * Resolves once `stream` holds messages past `sequence` (at once if it already does), or when
+   * `signal` aborts. Waiting costs no timer and no open pull of its own.
+   */
+  waitPast(stream: string, sequence: number, signal: AbortSignal): Promise<void>;
+  /** Follows the relay's notices until `signal` aborts. */
+  run(): Promise<void>;
+};
+
+type Sleeper = { sequence: number; wake: () => void };
+
+/*
+ * How partitions with nothing to do sleep without a consumer loop each: after a batch is stored, the
+ * relay publishes the names of the streams it touched on `{app}.activity` (core NATS, not stored).
+ * One subscription per host wakes the partitions sleeping on those streams. A notice can be missed
+ * while the connection is down, so every reconnect (and every minute while any partition sleeps)
+ * the streams' last sequences are looked at once for all of them.
+ */
+export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, signal: AbortSignal): StreamActivity => {
+  const sleeping = new Map<string, Set<Sleeper>>();
+
+  const wake = (stream: string, lastSequence = Number.POSITIVE_INFINITY): void => {
+    const sleepers = sleeping.get(stream);
+    if (sleepers === undefined) return;
+    for (const sleeper of sleepers) if (lastSequence > sleeper.sequence) sleeper.wake();
+  };
+
+  const sweep = async (): Promise<void> => {
+    if (sleeping.size === 0) return;
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      for await (const info of jsm.streams.list(`${app}.tenants.>`)) wake(info.config.name, info.state.last_seq);
+    } catch (error) {
+      if (!signal.aborted) logger.warn(`looking over the tenant streams failed: ${toErrorInfo(error).message}`);
+    }
+  };
+
+  return {
+    async waitPast(stream, sequence, partitionSignal) {
+      if (partitionSignal.aborted) return;
+      let sleepers = sleeping.get(stream);
+      if (sleepers === undefined) sleeping.set(stream, (sleepers = new Set()));
+      const set = sleepers;
+      let woken!: () => void;
+      const done = new Promise<void>((resolve) => (woken = resolve));
+      const sleeper: Sleeper = { sequence, wake: () => woken() };
+      set.add(sleeper);
+      partitionSignal.addEventListener('abort', sleeper.wake, { once: true });
+      try {
+        // Asleep before looking, so a notice that comes while looking is not missed.
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const { state } = await jsm.streams.info(stream);
+        if (state.last_seq > sequence) return;
+        await done;
+      } finally {
+        partitionSignal.removeEventListener('abort', sleeper.wake);
+        set.delete(sleeper);
+        if (set.size === 0 && sleeping.get(stream) === set) sleeping.delete(stream);
+      }
+    },
+    async run() {
+      const subscription = nc.subscribe(activitySubject(app), {
+        callback: (error, message) => {
+          if (error !== null) return;
+          try {
+            for (const stream of message.json<string[]>()) wake(stream);
+          } catch {
+            // Not a list of stream names: ignored.
+          }
+        },
+      });
+      const stop = (): void => void subscription.unsubscribe();
+      if (signal.aborted) stop();
+      signal.addEventListener('abort', stop, { once: true });
+      const reconnects = (async () => {
+        for await (const status of nc.status()) {
+          if (signal.aborted) return;
+          if (status.type === 'reconnect') await sweep();
+        }
+      })();
+      while (!signal.aborted) {
+        await abortableSleep(SweepMs, signal);
+        await sweep();
+      }
+      stop();
+      await Promise.race([reconnects, Promise.resolve()]);
+    },
+  };
+};
