@@ -49,7 +49,7 @@ const runEngine = async (connectionString: string, options: { transport?: object
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     let caughtUpMs: number | undefined;
     for await (const line of lines) {
       const match = /^caught-up (\d+)/.exec(line);
