@@ -1,6 +1,6 @@
 // One engine in its own process, so the scale bench can read its peak RSS and CPU from /proc:
 // prints `caught-up <ms>` once it has applied everything, then idles until SIGTERM.
-import { projectionEngine, silentLogger, type ProjectionEngineOptions } from 'distributary';
+import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from 'distributary';
 
 const [connectionString, projectors, extra = '{}'] = process.argv.slice(2);
 if (connectionString === undefined || projectors === undefined) throw new Error('usage: scaleEngine <connectionString> <projectorsUrl> [{ transport }]');
@@ -10,7 +10,7 @@ setInterval(() => {
   if (process.ppid !== parent) process.exit(1);
 }, 1000).unref();
 
-const engine = projectionEngine({ connectionString, projectors, transport, logger: silentLogger, lease: { timeoutMs: 10_000 } });
+const engine = projectionEngine({ connectionString, projectors, transport, logger: process.env.BENCH_LOG === '1' ? stderrLogger() : silentLogger, lease: { timeoutMs: 10_000 } });
 const started = Date.now();
 await engine.start();
 process.on('SIGTERM', () => void engine.stop().then(() => process.exit(0)));

@@ -6,6 +6,7 @@ import { abortableSleep } from '../core/abortableSleep.js';
 import { toErrorInfo } from '../core/errors.js';
 import { BeforeFirstPosition } from '../core/position.js';
 import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.js';
+import { limiter } from '../core/limiter.js';
 import { wakeable } from '../core/wakeable.js';
 import type { ResolvedEngineOptions } from '../engine/options.js';
 import { projectorRuntime, type ProjectorRuntime } from '../engine/projectorRuntime.js';
@@ -32,6 +33,9 @@ export type ClusterMember = {
   hosts(): string[];
   stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
 };
+
+/** JetStream API requests (consumer info, create) the partitions of one host make at once. */
+const ConcurrentApiRequests = 16;
 
 type Owned = PartitionLease & { controller: AbortController; loop: Promise<void> };
 
@@ -97,6 +101,7 @@ export const clusterMember = async (context: {
 
   const upkeep = schedulerUpkeep(db, hostId, [...runtimes.values()]);
   const activity = streamActivity(nc, options.transport.app, logger, signal);
+  const api = limiter(ConcurrentApiRequests);
   const tenants = new Map<string, TenantRegistryEntry>();
   const owned = new Map<string, Owned>();
   let hosts: WeightedHost[] = [];
@@ -160,6 +165,7 @@ export const clusterMember = async (context: {
               signal: partitionController.signal,
               takeOver: true,
               activity,
+              api,
             }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
         owned.set(leaseKey(processorId, lease.partition), { ...lease, controller: partitionController, loop });
       }

@@ -174,8 +174,20 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         const deadline = Date.now() + timeoutMs;
         await waitForRelay(db, options.transport.app, target, timeoutMs);
         const jsm = await jetstreamManager(nc, { checkAPI: false });
-        let left = await consumersToDrain(registry, projectors.map((projector) => projector.processorId));
         const connected = db;
+        const connectedRegistry = registry;
+        // A busy server may time out a request (thousands of consumers being set up): asked again, until the deadline.
+        const patiently = async <T>(ask: () => Promise<T>): Promise<T> => {
+          for (;;) {
+            try {
+              return await ask();
+            } catch (error) {
+              if (Date.now() >= deadline) throw error;
+              await abortableSleep(500);
+            }
+          }
+        };
+        let left = await patiently(() => consumersToDrain(connectedRegistry, projectors.map((projector) => projector.processorId)));
         // Partitions halted in front of a dead letter, on whichever host, are not waited for.
         const stoppedAnywhere = async (): Promise<CaughtUp['stopped']> => {
           const halted = await Promise.all(
@@ -188,13 +200,16 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
           const stopped = await stoppedAnywhere();
           const keys = new Set(stopped.map((s) => `${s.processorId}\u0000${s.partition}`));
           left = left.filter((pair) => !keys.has(`${pair.processorId}\u0000${pair.tenant}`));
-          left = await undrainedConsumers(jsm, left);
+          const pairs = left;
+          left = await patiently(() => undrainedConsumers(jsm, pairs));
           if (left.length === 0) return { stopped };
           if (Date.now() >= deadline)
             throw new WaitTimeoutError(
               `the tenant streams were not drained within ${timeoutMs} ms: ${left.slice(0, 10).map((pair) => `${pair.processorId}/${pair.tenant}`).join(', ')}${left.length > 10 ? ', ...' : ''}`,
             );
+          // Many partitions still catching up: look less often, the server has better things to do.
           await progressed.wait(Math.min(100, deadline - Date.now()));
+          if (left.length > 100) await abortableSleep(Math.min(1000, Math.max(0, deadline - Date.now())));
         }
       }
       await waitFor(

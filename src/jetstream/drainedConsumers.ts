@@ -10,10 +10,12 @@ export type ConsumerToDrain = { tenant: string; stream: string; processorId: str
 
 /** Every (tenant stream, projector) pair of the registry, as its durable consumer. */
 export const consumersToDrain = async (registry: KV, processorIds: readonly string[]): Promise<ConsumerToDrain[]> => {
+  const tokens: string[] = [];
+  for await (const token of await registry.keys()) tokens.push(token);
   const entries: TenantRegistryEntry[] = [];
-  for await (const token of await registry.keys()) {
-    const entry = await registry.get(token);
-    if (entry !== null && entry.operation === 'PUT') entries.push(entry.json<TenantRegistryEntry>());
+  for (let start = 0; start < tokens.length; start += Parallel) {
+    const got = await Promise.all(tokens.slice(start, start + Parallel).map((token) => registry.get(token)));
+    for (const entry of got) if (entry !== null && entry.operation === 'PUT') entries.push(entry.json<TenantRegistryEntry>());
   }
   return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: subjectToken(processorId) })));
 };

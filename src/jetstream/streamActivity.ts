@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { toErrorInfo } from '../core/errors.js';
+import type { Limiter } from '../core/limiter.js';
 import type { Logger } from '../core/logger.js';
 
 /** Core NATS subject on which the relay names the streams it just stored messages in. */
@@ -15,7 +16,7 @@ export type StreamActivity = {
    * Resolves once `stream` holds messages past `sequence` (at once if it already does), or when
    * `signal` aborts. Waiting costs no timer and no open pull of its own.
    */
-  waitPast(stream: string, sequence: number, signal: AbortSignal): Promise<void>;
+  waitPast(stream: string, sequence: number, signal: AbortSignal, api: Limiter): Promise<void>;
   /** Follows the relay's notices until `signal` aborts. */
   run(): Promise<void>;
 };
@@ -49,7 +50,7 @@ export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, 
   };
 
   return {
-    async waitPast(stream, sequence, partitionSignal) {
+    async waitPast(stream, sequence, partitionSignal, api) {
       if (partitionSignal.aborted) return;
       let sleepers = sleeping.get(stream);
       if (sleepers === undefined) sleeping.set(stream, (sleepers = new Set()));
@@ -62,7 +63,7 @@ export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, 
       try {
         // Asleep before looking, so a notice that comes while looking is not missed.
         const jsm = await jetstreamManager(nc, { checkAPI: false });
-        const { state } = await jsm.streams.info(stream);
+        const { state } = await api(() => jsm.streams.info(stream));
         if (state.last_seq > sequence) return;
         await done;
       } finally {

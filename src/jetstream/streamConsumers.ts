@@ -15,6 +15,7 @@ import type { AnyPartitionedProjector } from '../projector/partitionedProjector.
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 import { RelayHeaders } from './relaySession.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
+import type { Limiter } from '../core/limiter.js';
 import type { StreamActivity } from './streamActivity.js';
 import { subjectToken } from './tenantToken.js';
 
@@ -43,6 +44,12 @@ const positionOf = (headers: { get(name: string): string } | undefined): Positio
   tx: BigInt(headers?.get(RelayHeaders.transactionId) || '0'),
   global: BigInt(headers?.get(RelayHeaders.globalPosition) || '0'),
 });
+
+/**
+ * The last message acked in order. A consumer made to start at some sequence (by a take-over) may
+ * report a floor of 0 until its first ack; everything before its start was committed and acked.
+ */
+const ackFloor = (info: ConsumerInfo): number => Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1);
 
 const tryNak = (message: JsMsg): void => {
   try {
@@ -83,6 +90,8 @@ export const consumePartition = async (context: {
   signal: AbortSignal;
   takeOver: boolean;
   activity: StreamActivity;
+  /** Bounds the JetStream API requests of all partitions of a host: thousands starting at once would time out. */
+  api: Limiter;
 }): Promise<void> => {
   const { runtime, entry, signal } = context;
   const js = jetstream(context.nc);
@@ -114,11 +123,16 @@ export const consumePartition = async (context: {
     if (!takeOver) return (await jsm.consumers.info(entry.stream, config.durable_name).catch(() => undefined)) ?? jsm.consumers.add(entry.stream, config);
     const previous = await jsm.consumers.info(entry.stream, config.durable_name).catch(() => undefined);
     if (previous === undefined) return jsm.consumers.add(entry.stream, config);
+    // Nothing delivered and unacked, and no pull of another client waiting on it: it can be used as it is.
+    if (previous.num_ack_pending === 0 && previous.num_waiting === 0) {
+      takeOver = false;
+      return previous;
+    }
     await jsm.consumers.delete(entry.stream, config.durable_name).catch(() => undefined);
-    const floor = previous.ack_floor.stream_seq;
+    const floor = ackFloor(previous);
     const info = await jsm.consumers.add(entry.stream, floor === 0 ? config : { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 });
     takeOver = false;
-    return { ...info, ack_floor: { ...info.ack_floor, stream_seq: Math.max(info.ack_floor.stream_seq, floor) } };
+    return info;
   };
 
   {
@@ -126,8 +140,16 @@ export const consumePartition = async (context: {
     const { batchSize } = runtime.projector;
     for (let attempt = 1, sleepPast: number | undefined; !signal.aborted; ) {
       if (sleepPast !== undefined) {
-        await context.activity.waitPast(entry.stream, sleepPast, signal);
+        const past = sleepPast;
         sleepPast = undefined;
+        try {
+          // A message stored just before the loop closed may have gone to it: have it again at once.
+          const jsm = await jetstreamManager(context.nc, { checkAPI: false });
+          if ((await context.api(() => jsm.consumers.info(entry.stream, config.durable_name))).num_ack_pending > 0) takeOver = true;
+          else await context.activity.waitPast(entry.stream, past, signal, context.api);
+        } catch (error) {
+          context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: waiting for ${entry.stream} failed: ${toErrorInfo(error).message}`);
+        }
         continue;
       }
       let messages: ConsumerMessages | undefined;
@@ -143,8 +165,8 @@ export const consumePartition = async (context: {
       };
       try {
         const jsm = await jetstreamManager(context.nc, { checkAPI: false });
-        const info = await openConsumer(jsm, config);
-        let next = info.ack_floor.stream_seq + 1;
+        const info = await context.api(() => openConsumer(jsm, config));
+        let next = ackFloor(info) + 1;
         const consumer = js.consumers.getConsumerFromInfo(info);
         let closed = false;
         let lastArrival = Date.now();
@@ -188,9 +210,15 @@ export const consumePartition = async (context: {
               }
             } else if (Date.now() - lastArrival < SleepAfterMs) await arrived.wait(SleepAfterMs - (Date.now() - lastArrival));
             else {
-              // Nothing for a while: everything handed over is committed and acked, then sleep.
+              // Nothing for a while: once everything handed over is committed and acked, and the server
+              // has nothing more for this consumer, sleep.
               if (!(await acked)) return;
               if (held.size > 0 || inFlight.size > 0) continue;
+              const now = await context.api(() => jsm.consumers.info(entry.stream, config.durable_name));
+              if (now.num_pending > 0 || now.num_ack_pending > 0) {
+                lastArrival = Date.now();
+                continue;
+              }
               sleepPast = next - 1;
               break;
             }
