@@ -10,9 +10,15 @@ setInterval(() => {
   if (process.ppid !== parent) process.exit(1);
 }, 1000).unref();
 
-const engine = projectionEngine({ connectionString, projectors, transport, logger: process.env.BENCH_LOG === '1' ? stderrLogger() : silentLogger, lease: { timeoutMs: 10_000 } });
+const engine = projectionEngine({ connectionString, projectors, transport, logger: process.env.BENCH_LOG === '1' ? stderrLogger() : silentLogger, lease: { timeoutMs: 10_000 },
+  ...(process.env.BENCH_MAX_PENDING === undefined ? {} : { reader: { maxPendingEvents: Number(process.env.BENCH_MAX_PENDING) } }),
+});
 const started = Date.now();
 await engine.start();
 process.on('SIGTERM', () => void engine.stop().then(() => process.exit(0)));
 await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
 process.stdout.write(`caught-up ${Date.now() - started}\n`);
+if (process.env.BENCH_LOG === '1') {
+  const memory = process.memoryUsage();
+  process.stderr.write(`main thread: heap used ${(memory.heapUsed / 2 ** 20).toFixed(0)} MB of ${(memory.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(memory.external / 2 ** 20).toFixed(0)} MB\n`);
+}

@@ -94,7 +94,7 @@ export type PartitionScheduler<E, C> = {
   /** Changes a partition's weight (default 1) from its next batch on. */
   setWeight(partition: string, weight: number): void;
   /** Per partition: state, queued events, batches in flight, weight, batches and events dispatched. */
-  snapshot(): PartitionSnapshot[];
+  snapshot(options?: { notable?: boolean }): PartitionSnapshot[];
   /** Resolves when nothing is in flight; no new batch starts afterwards. */
   drain(): Promise<void>;
   inFlight(): number;
@@ -261,8 +261,8 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       if (weight === 1) weights.delete(key);
       else weights.set(key, weight);
     },
-    snapshot: () =>
-      [...partitions.values()].map((p) => ({
+    snapshot: (options) =>
+      [...partitions.values()].filter((p) => options?.notable !== true || p.queue.length > 0 || p.state === 'running' || p.state === 'halted' || p.state === 'retrying' || weights.has(p.key)).map((p) => ({
         partition: p.key,
         state: p.state,
         queued: p.queue.length,

@@ -31,12 +31,12 @@ export type ProjectionEngineOptions = {
     batchSize?: number;
     /** Longest sleep when idle and no append notification arrives. @default 500 */
     idlePollMs?: number;
-    /** Routed events not yet committed, across partitions, before the reader pauses. @default 100000 */
+    /** Routed events not yet committed, across partitions, before the reader pauses. @default 20000 */
     maxPendingEvents?: number;
     /**
      * Routed events not yet committed for one partition before the reader stops routing to it; the
      * partition's later events are read again for it once it has worked off half of them, so one slow
-     * or flooded partition neither grows memory nor holds up the others. @default 10000
+     * or flooded partition neither grows memory nor holds up the others. @default 5000
      */
     maxPartitionPending?: number;
     /** How often the reader's low-water mark is stored. @default 1000 */
@@ -109,8 +109,8 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     hostWeight: nonNegative('lease.hostWeight', options.lease?.hostWeight, 1),
     readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
     idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
-    maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 100_000),
-    maxPartitionPending: Math.floor(positive('reader.maxPartitionPending', options.reader?.maxPartitionPending, 10_000)),
+    maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 20_000),
+    maxPartitionPending: Math.floor(positive('reader.maxPartitionPending', options.reader?.maxPartitionPending, 5000)),
     markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
     migrate: options.migrate ?? true,
     transport:

@@ -67,7 +67,7 @@ export type ProjectorRuntime = {
   /** Weights of partitions in their threads' fair queuing. */
   setWeights(weights: ReadonlyMap<string, number>): void;
   /** Each thread's scheduler: per partition state, queued events, in flight, weight, dispatched. */
-  snapshot(): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
+  snapshot(options?: { notable?: boolean }): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
   /** Routed events still buffered for partitions that can make progress. */
   buffered(): number;
   /** True when every partition that can make progress has committed everything up to `position`. */
@@ -277,7 +277,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       pool.release(key);
     },
     setWeights: (weights) => pool.setWeights(weights),
-    snapshot: () => pool.snapshot(),
+    snapshot: (options) => pool.snapshot(options),
     checkpoint: (key) => partitions.get(key)?.checkpoint ?? options.checkpoints.get(key) ?? null,
     buffered: () => [...stopped.keys()].reduce((sum, key) => sum - tracker.pending(key), tracker.totalPending()),
     isCaughtUpTo: (target) => comparePositions(tracker.lowWaterMark(stoppedKeys()), target) >= 0,

@@ -4,8 +4,8 @@ import { storeSchedulerSnapshots } from '../postgres/schedulerSnapshots.js';
 import type { ProjectorRuntime } from './projectorRuntime.js';
 
 /** Every thread's scheduler snapshot of the given projectors, named by projector. */
-export const snapshotRuntimes = async (runtimes: readonly ProjectorRuntime[]) =>
-  (await Promise.all(runtimes.map(async (runtime) => (await runtime.snapshot()).map((thread) => ({ processorId: runtime.projector.processorId, ...thread }))))).flat();
+export const snapshotRuntimes = async (runtimes: readonly ProjectorRuntime[], options?: { notable?: boolean }) =>
+  (await Promise.all(runtimes.map(async (runtime) => (await runtime.snapshot(options)).map((thread) => ({ processorId: runtime.projector.processorId, ...thread }))))).flat();
 
 /** How often a host writes its scheduler snapshot for `distributary scheduler snapshot`. */
 export const SnapshotEveryMs = 2000;
@@ -24,6 +24,6 @@ export const schedulerUpkeep = (db: pg.Pool, hostId: string, runtimes: readonly 
     for (const [processorId, weights] of await changes()) runtimes.find((runtime) => runtime.projector.processorId === processorId)?.setWeights(weights);
     if (Date.now() - snapshotAt < SnapshotEveryMs) return;
     snapshotAt = Date.now();
-    await storeSchedulerSnapshots(db, hostId, await snapshotRuntimes(runtimes));
+    await storeSchedulerSnapshots(db, hostId, await snapshotRuntimes(runtimes, { notable: true }));
   };
 };

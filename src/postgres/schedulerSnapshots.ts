@@ -3,15 +3,14 @@ import type { PartitionSnapshot } from '../core/partitionScheduler.js';
 
 export type ThreadSnapshot = { hostId: string; processorId: string; thread: number; takenAt: Date; partitions: PartitionSnapshot[] };
 
-/** Keeps, per thread, the partitions worth looking at in an incident: events waiting or in flight, or a weight other than 1. */
+/** Keeps, per thread, the partitions worth looking at in an incident (the threads send only those): events waiting or in flight, halted, retrying, or a weight other than 1. */
 export const storeSchedulerSnapshots = async (db: pg.Pool, hostId: string, snapshots: { processorId: string; thread: number; partitions: PartitionSnapshot[] }[]): Promise<void> => {
   if (snapshots.length === 0) return;
-  const notable = snapshots.map((s) => s.partitions.filter((p) => p.queued > 0 || p.inFlight > 0 || p.weight !== 1 || p.state === 'halted' || p.state === 'retrying'));
   await db.query(
     `INSERT INTO distributary_scheduler_snapshots (host_id, processor_id, thread, taken_at, partitions)
      SELECT $1, s.processor_id, s.thread, clock_timestamp(), s.partitions FROM unnest($2::text[], $3::int[], $4::jsonb[]) AS s(processor_id, thread, partitions)
      ON CONFLICT (host_id, processor_id, thread) DO UPDATE SET taken_at = EXCLUDED.taken_at, partitions = EXCLUDED.partitions`,
-    [hostId, snapshots.map((s) => s.processorId), snapshots.map((s) => s.thread), notable.map((partitions) => JSON.stringify(partitions))],
+    [hostId, snapshots.map((s) => s.processorId), snapshots.map((s) => s.thread), snapshots.map((s) => JSON.stringify(s.partitions))],
   );
 };
 

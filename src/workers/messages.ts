@@ -32,7 +32,7 @@ export type ToWorker =
   | { type: 'events'; batches: PartitionEvents[] }
   | { type: 'release'; partitions: string[] }
   | { type: 'weights'; weights: { partition: string; weight: number }[] }
-  | { type: 'snapshot'; id: number }
+  | { type: 'snapshot'; id: number; notable?: boolean }
   | { type: 'stop' };
 
 /** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */

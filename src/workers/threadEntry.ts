@@ -83,7 +83,7 @@ const start = async (): Promise<void> => {
         for (const { partition, weight } of message.weights) scheduler.setWeight(partition, weight);
         return;
       case 'snapshot':
-        post({ type: 'snapshot', id: message.id, partitions: scheduler.snapshot() });
+        post({ type: 'snapshot', id: message.id, partitions: scheduler.snapshot({ notable: message.notable }) });
         return;
       case 'stop':
         void scheduler

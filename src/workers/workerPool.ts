@@ -31,7 +31,7 @@ export type WorkerPool = {
   /** Sets partition weights in their threads (started or not: a thread starts with the weights set so far). */
   setWeights(weights: ReadonlyMap<string, number>): void;
   /** Each started thread's scheduler snapshot. */
-  snapshot(): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
+  snapshot(options?: { notable?: boolean }): Promise<{ thread: number; partitions: PartitionSnapshot[] }[]>;
   threads(): number;
   /** Starts every thread a `hash` placement will use and resolves when they are ready, so a first event does not wait for one. */
   warm(): Promise<void>;
@@ -157,14 +157,14 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
         thread.worker.postMessage(message);
       }
     },
-    snapshot: () =>
+    snapshot: (options) =>
       Promise.all(
         [...threads].map(
           ([index, thread]) =>
             new Promise<{ thread: number; partitions: PartitionSnapshot[] }>((resolve) => {
               const id = nextSnapshot++;
               snapshots.set(id, (partitions) => resolve({ thread: index, partitions }));
-              const message: ToWorker = { type: 'snapshot', id };
+              const message: ToWorker = { type: 'snapshot', id, notable: options?.notable };
               thread.worker.postMessage(message);
               // A thread that is gone answers with nothing.
               thread.stopped.then(() => snapshots.get(id)?.([])).catch(() => undefined);

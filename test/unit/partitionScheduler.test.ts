@@ -130,6 +130,8 @@ describe('partitionScheduler', () => {
       ['heavy', 3, 60, 600, 0],
       ['light', 1, 60, 600, 0],
     ]);
+    // What a host stores every couple of seconds: only partitions worth a look (here, the weighted one).
+    expect(h.scheduler.snapshot({ notable: true }).map((p) => p.partition)).toEqual(['heavy']);
   });
 
   it('lets a partition that just became active go before a flooded one’s backlog', async () => {
