@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { projectionEngine, relay, silentLogger, tenantStreamNames, type RelayOptions } from '../../src/index.js';
 import { consumerConfig } from '../../src/jetstream/streamConsumers.js';
 import { useTestDatabase } from '../support/database.js';
@@ -71,6 +71,36 @@ describe('stream consumers keep each partition in order', () => {
     }
     expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
     expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+  });
+
+  it('resumes on a consumer a take-over made start after its ack floor, before that consumer acked anything', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const tenant = 'restarted';
+    await firstRound(connectionString, app, tenant);
+    const nc = await connectNats();
+    try {
+      // As a take-over leaves it: the consumer starts right after the 50 committed messages and has
+      // acked nothing yet, nobody holds anything of it.
+      const jsm = await jetstreamManager(nc);
+      const { stream } = tenantStreamNames(app, tenant);
+      const config = consumerConfig({ processorId: 'ledger-hash', batchSize: 50 });
+      await jsm.consumers.delete(stream, config.durable_name);
+      await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 51 });
+      await appendLedgerEvents(connectionString, { tenants: 1, carts: 5, events: 30, seed: 73, tenantName: () => tenant });
+      await runRelay(connectionString, { app });
+      const engine = projectionEngine({ connectionString, projectors, logger: silentLogger, transport: { type: 'jetstream', servers: natsUrl(), app } });
+      await engine.start();
+      try {
+        await engine.whenCaughtUp({ timeoutMs: 20_000 });
+      } finally {
+        await engine.stop();
+      }
+      expect((await jsm.consumers.info(stream, config.durable_name)).ack_floor.stream_seq).toBe(80);
+    } finally {
+      await nc.close();
+    }
+    expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
   });
 
   it('reads from the event store what the stream no longer holds, then follows the stream', async () => {
