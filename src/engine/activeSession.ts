@@ -130,7 +130,7 @@ export const openActiveSession = async (context: {
         await committed.wait(options.idlePollMs, controller.signal);
         continue;
       }
-      for (const mark of marks) await mark.runtime.refill(position);
+      for (const mark of marks) await mark.runtime.refill(position, options.maxPendingEvents - buffered());
       if (controller.signal.aborted) return;
       const generation = wakeUps.generation();
       const batch = await readEventBatch(db, position, options.readBatchSize);
@@ -143,7 +143,7 @@ export const openActiveSession = async (context: {
       onProgress();
       const paused = pause(batch, generation, controller.signal);
       // A skipped partition that gets room again is read for at once, not at the next append.
-      let roomAgain = false;
+      let roomAgain = marks.some((mark) => mark.runtime.refillable());
       while (!batch.more && !roomAgain && marks.some((mark) => mark.runtime.tracker.skipped().size > 0) && !controller.signal.aborted) {
         const woken = await Promise.race([paused.then(() => 'paused' as const), committed.wait(Number.POSITIVE_INFINITY, controller.signal)]);
         if (woken === 'paused') break;

@@ -92,6 +92,12 @@ const positive = (name: string, value: number | undefined, fallback: number): nu
   return resolved;
 };
 
+const atLeastOne = (name: string, value: number | undefined, fallback: number): number => {
+  const resolved = Math.floor(positive(name, value, fallback));
+  if (resolved < 1) throw new ConfigurationError(`projectionEngine: options.${name} must be at least 1, got ${String(value)}`);
+  return resolved;
+};
+
 export const resolveEngineOptions = (options: ProjectionEngineOptions): ResolvedEngineOptions => {
   if (typeof options.connectionString !== 'string' || options.connectionString.length === 0)
     throw new ConfigurationError('projectionEngine: options.connectionString must be a PostgreSQL connection string');
@@ -110,7 +116,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
     idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
     maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 20_000),
-    maxPartitionPending: Math.floor(positive('reader.maxPartitionPending', options.reader?.maxPartitionPending, 5000)),
+    maxPartitionPending: atLeastOne('reader.maxPartitionPending', options.reader?.maxPartitionPending, 5000),
     markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
     migrate: options.migrate ?? true,
     transport:

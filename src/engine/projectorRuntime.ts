@@ -48,9 +48,10 @@ export type ProjectorRuntime = {
   route(events: readonly PositionedEvent[], after: Position): Promise<void>;
   /**
    * Reads again, for partitions the reader skipped because their buffers were full and that have
-   * room again, their events up to `through` (the reader's position), and sends them on.
+   * room again, their events up to `through` (the reader's position), and sends them on; no more
+   * than `room` events in all (what the reader's overall cap leaves).
    */
-  refill(through: Position): Promise<void>;
+  refill(through: Position, room: number): Promise<void>;
   /** True when a partition the reader skipped has room again. */
   refillable(): boolean;
   /**
@@ -234,19 +235,21 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
     refillable: () => [...tracker.skipped().keys()].some(hasRoom),
-    async refill(through) {
+    async refill(through, room) {
       for (const [key, from] of [...tracker.skipped()]) {
+        const wanted = Math.min(maxPartitionPending / 2, room);
+        if (wanted <= 0) return;
         if (!hasRoom(key)) continue;
         const tracked = partition(key);
         const items: PositionedEvent[] = [];
         let scanned = from;
         let reached = comparePositions(from, through) >= 0;
         // Half a buffer, or a few pages at most so the reader goes on for the others in between.
-        for (let pages = 0; !reached && pages < RefillPages && items.length < maxPartitionPending / 2; pages++) {
+        for (let pages = 0; !reached && pages < RefillPages && items.length < wanted; pages++) {
           const page = await readEventBatch(options.db, scanned, readBatchSize);
           let looked = 0;
           for (const item of page.events) {
-            if (comparePositions(item.position, through) > 0 || items.length >= maxPartitionPending / 2) break;
+            if (comparePositions(item.position, through) > 0 || items.length >= wanted) break;
             const before = scanned;
             scanned = item.position;
             looked++;
@@ -257,10 +260,11 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
             items.push(item);
           }
           // Through the reader's position, or through everything there is (which the reader has seen).
-          reached = comparePositions(scanned, through) >= 0 || (looked === page.events.length && !page.more) || (looked < page.events.length && items.length < maxPartitionPending / 2);
+          reached = comparePositions(scanned, through) >= 0 || (looked === page.events.length && !page.more) || (looked < page.events.length && items.length < wanted);
         }
         if (reached) tracker.resumed(key);
         else tracker.skipping(key, scanned);
+        room -= items.length;
         if (items.length > 0) pool.send(tracked.thread, [send(key, tracked, items)]);
       }
     },

@@ -91,7 +91,7 @@ export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, 
           if (signal.aborted) return;
           if (status.type === 'reconnect') await sweep();
         }
-      })();
+      })().catch(() => undefined);
       while (!signal.aborted) {
         await abortableSleep(SweepMs, signal);
         await sweep();

@@ -95,6 +95,9 @@ export const consumePartition = async (context: {
 }): Promise<void> => {
   const { runtime, entry, signal } = context;
   const js = jetstream(context.nc);
+  // A partition handed over while its request waited for a turn must not touch the consumer any more.
+  const api = <T>(request: () => Promise<T>): Promise<T> =>
+    context.api(() => (signal.aborted ? Promise.reject(new Error(`${entry.stream}: stopped before its turn`)) : request()));
   let takeOver = context.takeOver;
 
   /**
@@ -145,9 +148,10 @@ export const consumePartition = async (context: {
         try {
           // A message stored just before the loop closed may have gone to it: have it again at once.
           const jsm = await jetstreamManager(context.nc, { checkAPI: false });
-          if ((await context.api(() => jsm.consumers.info(entry.stream, config.durable_name))).num_ack_pending > 0) takeOver = true;
-          else await context.activity.waitPast(entry.stream, past, signal, context.api);
+          if ((await api(() => jsm.consumers.info(entry.stream, config.durable_name))).num_ack_pending > 0) takeOver = true;
+          else await context.activity.waitPast(entry.stream, past, signal, api);
         } catch (error) {
+          if (signal.aborted) return;
           context.logger.warn(`${runtime.projector.processorId}/${entry.tenant}: waiting for ${entry.stream} failed: ${toErrorInfo(error).message}`);
         }
         continue;
@@ -165,7 +169,7 @@ export const consumePartition = async (context: {
       };
       try {
         const jsm = await jetstreamManager(context.nc, { checkAPI: false });
-        const info = await context.api(() => openConsumer(jsm, config));
+        const info = await api(() => openConsumer(jsm, config));
         let next = ackFloor(info) + 1;
         const consumer = js.consumers.getConsumerFromInfo(info);
         let closed = false;
@@ -214,7 +218,7 @@ export const consumePartition = async (context: {
               // has nothing more for this consumer, sleep.
               if (!(await acked)) return;
               if (held.size > 0 || inFlight.size > 0) continue;
-              const now = await context.api(() => jsm.consumers.info(entry.stream, config.durable_name));
+              const now = await api(() => jsm.consumers.info(entry.stream, config.durable_name));
               if (now.num_pending > 0 || now.num_ack_pending > 0) {
                 lastArrival = Date.now();
                 continue;
