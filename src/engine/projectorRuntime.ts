@@ -6,7 +6,8 @@ import { resolvePartitionKey } from '../core/partitionKey.js';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
 import { comparePositions, isCovered, type Position } from '../core/position.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { readEventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
+import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import { readPartitionRange } from '../postgres/readPartitionRange.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
 import type { PartitionEvents } from '../workers/messages.js';
 import { workerPool, type WorkerPool } from '../workers/workerPool.js';
@@ -234,7 +235,10 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
       }
       for (const [thread, byPartition] of outgoing) pool.send(thread, [...byPartition.values()]);
     },
-    refillable: () => [...tracker.skipped().keys()].some(hasRoom),
+    refillable() {
+      for (const key of tracker.skipped().keys()) if (hasRoom(key)) return true;
+      return false;
+    },
     async refill(through, room) {
       for (const [key, from] of [...tracker.skipped()]) {
         const wanted = Math.min(maxPartitionPending / 2, room);
@@ -245,23 +249,17 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
         let scanned = from;
         let reached = comparePositions(from, through) >= 0;
         // Half a buffer, or a few pages at most so the reader goes on for the others in between.
-        for (let pages = 0; !reached && pages < RefillPages && items.length < wanted; pages++) {
-          const page = await readEventBatch(options.db, scanned, readBatchSize);
-          let looked = 0;
-          for (const item of page.events) {
-            if (comparePositions(item.position, through) > 0 || items.length >= wanted) break;
-            const before = scanned;
-            scanned = item.position;
-            looked++;
-            if (isCovered(item.position, options.mark) || !projector.handles.has(item.event.type)) continue;
-            const resolved = resolvePartitionKey(projector.partitionBy, item.event);
-            if (!resolved.ok || resolved.key !== key) continue;
-            tracker.routed(key, item.position, before);
-            items.push(item);
+        if (!reached)
+          for await (const page of readPartitionRange(
+            options.db,
+            { partitionBy: projector.partitionBy, partition: key, after: from, through, keep: (item) => projector.handles.has(item.event.type), limit: wanted, maxPages: RefillPages },
+            readBatchSize,
+          )) {
+            for (const item of page.events) tracker.routed(key, item.position, item.previous);
+            items.push(...page.events);
+            scanned = page.scanned;
+            reached = page.done;
           }
-          // Through the reader's position, or through everything there is (which the reader has seen).
-          reached = comparePositions(scanned, through) >= 0 || (looked === page.events.length && !page.more) || (looked < page.events.length && items.length < wanted);
-        }
         if (reached) tracker.resumed(key);
         else tracker.skipping(key, scanned);
         room -= items.length;

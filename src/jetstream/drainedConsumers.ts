@@ -1,5 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { limiter } from '../core/limiter.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
 import { subjectToken } from './tenantToken.js';
 
@@ -12,11 +13,9 @@ export type ConsumerToDrain = { tenant: string; stream: string; processorId: str
 export const consumersToDrain = async (registry: KV, processorIds: readonly string[]): Promise<ConsumerToDrain[]> => {
   const tokens: string[] = [];
   for await (const token of await registry.keys()) tokens.push(token);
-  const entries: TenantRegistryEntry[] = [];
-  for (let start = 0; start < tokens.length; start += Parallel) {
-    const got = await Promise.all(tokens.slice(start, start + Parallel).map((token) => registry.get(token)));
-    for (const entry of got) if (entry !== null && entry.operation === 'PUT') entries.push(entry.json<TenantRegistryEntry>());
-  }
+  const ask = limiter(Parallel);
+  const got = await Promise.all(tokens.map((token) => ask(() => registry.get(token))));
+  const entries = got.flatMap((entry) => (entry !== null && entry.operation === 'PUT' ? [entry.json<TenantRegistryEntry>()] : []));
   return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: subjectToken(processorId) })));
 };
 
@@ -26,14 +25,10 @@ export const consumersToDrain = async (registry: KV, processorIds: readonly stri
  * committed everything its stream held.
  */
 export const undrainedConsumers = async (jsm: JetStreamManager, pairs: readonly ConsumerToDrain[]): Promise<ConsumerToDrain[]> => {
-  const undrained: ConsumerToDrain[] = [];
-  for (let start = 0; start < pairs.length; start += Parallel) {
-    const slice = pairs.slice(start, start + Parallel);
-    const infos = await Promise.all(slice.map((pair) => jsm.consumers.info(pair.stream, pair.durable).catch(() => undefined)));
-    slice.forEach((pair, i) => {
-      const info = infos[i];
-      if (info === undefined || info.num_pending > 0 || info.num_ack_pending > 0) undrained.push(pair);
-    });
-  }
-  return undrained;
+  const ask = limiter(Parallel);
+  const infos = await Promise.all(pairs.map((pair) => ask(() => jsm.consumers.info(pair.stream, pair.durable).catch(() => undefined))));
+  return pairs.filter((_, i) => {
+    const info = infos[i];
+    return info === undefined || info.num_pending > 0 || info.num_ack_pending > 0;
+  });
 };

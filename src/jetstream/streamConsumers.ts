@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.js';
 import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
 import { toErrorInfo } from '../core/errors.js';
+import type { Limiter } from '../core/limiter.js';
 import type { Logger } from '../core/logger.js';
 import { BeforeFirstPosition, type Position } from '../core/position.js';
 import { wakeable } from '../core/wakeable.js';
@@ -15,7 +16,6 @@ import type { AnyPartitionedProjector } from '../projector/partitionedProjector.
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
 import { RelayHeaders } from './relaySession.js';
 import type { TenantRegistryEntry } from './tenantStreams.js';
-import type { Limiter } from '../core/limiter.js';
 import type { StreamActivity } from './streamActivity.js';
 import { subjectToken } from './tenantToken.js';
 
@@ -114,8 +114,8 @@ export const consumePartition = async (context: {
       `${runtime.projector.processorId}/${entry.tenant}: ${entry.stream} no longer holds messages ${next}..${state.first_seq - 1}; reading them from the event store`,
     );
     const after = runtime.checkpoint(entry.tenant) ?? BeforeFirstPosition;
-    for await (const items of readPartitionRange(context.db, { partitionBy: runtime.projector.partitionBy, partition: entry.tenant, after, before })) {
-      if (!(await runtime.deliver(entry.tenant, items))) return 'stopped';
+    for await (const page of readPartitionRange(context.db, { partitionBy: runtime.projector.partitionBy, partition: entry.tenant, after, before })) {
+      if (page.events.length > 0 && !(await runtime.deliver(entry.tenant, page.events))) return 'stopped';
     }
     return { resumeAt: state.first_seq };
   };
