@@ -34,6 +34,7 @@ export const minHeap = <T>(key: (item: T) => number) => {
       }
       return top;
     },
+    peek: (): T | undefined => items[0]?.item,
     size: (): number => items.length,
   };
 };

@@ -17,6 +17,12 @@ import { toErrorInfo, type ErrorInfo } from './errors.js';
  * alone, halving again on failure, so the events before the bad one commit in order and the bad one
  * is found in about log2(batch) transactions. That event is dead-lettered: under `skip` the checkpoint
  * moves past it (recorded) and the rest goes on; under `halt` the partition stops in front of it.
+ *
+ * With `applyGroup`, a free slot takes the next ready partition and, behind it in the same fair order,
+ * more ready partitions while their batches together stay within one batch: one transaction commits
+ * them all (each with its own checkpoint). A group that does not commit is run again one partition at
+ * a time in the same slot, so failures, fencing and bisecting stay per partition; a partition that is
+ * retrying or bisecting always runs alone.
  */
 
 export type CommitOutcome<C> =
@@ -57,7 +63,16 @@ export type PartitionSchedulerOptions<E, C> = {
   /** Dead-letters one event without moving the checkpoint (`halt`). */
   halt: (partition: string, event: E, error: ErrorInfo, attempts: number) => Promise<void>;
   report: (report: PartitionReport<C>) => void;
+  /**
+   * Commits several partitions' batches in one transaction: each one's outcome when all committed,
+   * undefined (or a rejection) when nothing was committed.
+   */
+  applyGroup?: (batches: GroupBatch<E, C>[]) => Promise<CommitOutcome<C>[] | undefined>;
+  /** Most partitions in one group. @default 1 (no groups) */
+  groupPartitions?: number;
 };
+
+export type GroupBatch<E, C> = { partition: string; checkpoint: C | null; events: E[] };
 
 type Partition<E, C> = {
   key: string;
@@ -131,30 +146,66 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     ready.push(p);
   };
 
+  const groupPartitions = options.applyGroup === undefined ? 1 : (options.groupPartitions ?? 1);
+  const batchOf = (p: Partition<E, C>): number => Math.min(p.queue.length, p.probe > 0 ? p.probe : options.batchSize);
+  const groupable = (p: Partition<E, C>): boolean => p.probe === 0 && p.failures === 0;
+
+  /** Takes a ready partition off the heap and accounts its next batch as dispatched. */
+  const take = (p: Partition<E, C>): void => {
+    p.state = 'running';
+    const cost = batchOf(p);
+    // The floor of minShare needs the active total; recounted every so often, not per batch.
+    if (dispatches++ % 128 === 0) {
+      activeWeight = 0;
+      for (const q of partitions.values()) if (q.queue.length > 0) activeWeight += weightOf(q.key);
+    }
+    virtualTime = p.start;
+    p.finish = p.start + cost / effectiveWeight(p);
+    p.dispatched++;
+    p.dispatchedEvents += cost;
+  };
+
+  /** The next ready partition; released or stopped ones left in the heap are dropped on the way. */
+  const nextReady = (): Partition<E, C> | undefined => {
+    for (let p = ready.peek(); p !== undefined; p = ready.peek()) {
+      if (p.state === 'ready' && p.released !== true) return p;
+      ready.pop();
+    }
+    return undefined;
+  };
+
   const dispatch = (): void => {
+    dispatchQueued = false;
     while (!draining && running < options.concurrency) {
-      const next = ready.pop();
-      if (next === undefined) return;
-      // Released or stopped while waiting: left in the heap, skipped here.
-      if (next.state !== 'ready' || next.released === true) continue;
-      running++;
-      next.state = 'running';
-      const cost = Math.min(next.queue.length, next.probe > 0 ? next.probe : options.batchSize);
-      // The floor of minShare needs the active total; recounted every so often, not per batch.
-      if (dispatches++ % 128 === 0) {
-        activeWeight = 0;
-        for (const p of partitions.values()) if (p.queue.length > 0) activeWeight += weightOf(p.key);
+      const first = nextReady();
+      if (first === undefined) return;
+      ready.pop();
+      take(first);
+      const group = [first];
+      let events = batchOf(first);
+      while (group.length < groupPartitions && groupable(first)) {
+        const next = nextReady();
+        if (next === undefined || !groupable(next) || events + batchOf(next) > options.batchSize) break;
+        ready.pop();
+        events += batchOf(next);
+        take(next);
+        group.push(next);
       }
-      virtualTime = next.start;
-      next.finish = next.start + cost / effectiveWeight(next);
-      next.dispatched++;
-      next.dispatchedEvents += cost;
-      void run(next).finally(() => {
+      running++;
+      void (group.length === 1 ? run(first) : runGroup(group)).finally(() => {
         running--;
         if (draining && running === 0) drained?.();
         dispatch();
       });
     }
+  };
+
+  // Events of one delivery are all queued before anything is dispatched, so they can share a transaction.
+  let dispatchQueued = false;
+  const dispatchSoon = (): void => {
+    if (dispatchQueued) return;
+    dispatchQueued = true;
+    queueMicrotask(dispatch);
   };
 
   const stop = (p: Partition<E, C>, state: 'halted' | 'fenced', error: ErrorInfo, deadLettered: number): void => {
@@ -213,6 +264,16 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
   };
 
+  const runGroup = async (group: Partition<E, C>[]): Promise<void> => {
+    const batches = group.map((p) => p.queue.slice(0, options.batchSize));
+    const outcomes = await options
+      .applyGroup!(group.map((p, i) => ({ partition: p.key, checkpoint: p.checkpoint, events: batches[i]! })))
+      .catch(() => undefined);
+    if (outcomes !== undefined) return group.forEach((p, i) => settle(p, outcomes[i]!, batches[i]!.length, 0));
+    // Nothing committed: each partition on its own, in the slot the group held.
+    for (const p of group) if (p.released !== true) await run(p);
+  };
+
   const run = async (p: Partition<E, C>): Promise<void> => {
     const batch = p.queue.slice(0, p.probe > 0 ? p.probe : options.batchSize);
     try {
@@ -246,7 +307,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       if (p.state === 'fenced' || p.state === 'halted') return;
       for (const event of events) p.queue.push(event);
       if (p.state === 'idle') makeReady(p);
-      dispatch();
+      dispatchSoon();
     },
     release(key) {
       const p = partitions.get(key);

@@ -5,7 +5,7 @@ import { isCovered, type Position } from '../core/position.js';
 import type { CommitOutcome } from '../core/partitionScheduler.js';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
 import type { PositionedEvent } from './readEventBatch.js';
-import { storeCheckpoint, type CommitLease } from './storeCheckpoint.js';
+import { storeCheckpoint, storeCheckpointGroup, type CommitLease } from './storeCheckpoint.js';
 
 export type PartitionTransaction = {
   pool: Dumbo;
@@ -21,12 +21,13 @@ export type PartitionTransaction = {
   terminate: (backendPid: number) => Promise<void>;
 };
 
-/**
+/*
  * The partition runner's one step: in a single transaction, move the checkpoint from `checkpoint`
- * to `next` by compare-and-set, then let `work` write the read models. The checkpoint goes first so
- * a competing owner blocks on the checkpoint row and then fails the compare, instead of colliding
- * on read-model rows. Anything but success rolls back.
+ * to `next` by compare-and-set, then let the projection write the read models. The checkpoint goes
+ * first so a competing owner blocks on the checkpoint row and then fails the compare, instead of
+ * colliding on read-model rows. Anything but success rolls back.
  */
+
 // A connection that dies while checked out (server restart, a terminated batch) emits 'error' on its
 // client; the transaction's own queries already fail, so the event itself needs no handling.
 const guarded = new WeakSet<object>();
@@ -36,32 +37,32 @@ const guard = (client: { on(event: 'error', listener: () => void): unknown }): v
   client.on('error', () => undefined);
 };
 
-export const inPartitionTransaction = async (
-  scope: PartitionTransaction,
-  next: Position,
+type Fence = { ok: true } | { ok: false };
+
+/**
+ * One transaction of the partition runner: `fence` first (the checkpoint compare-and-set; on failure
+ * everything rolls back), then `work` writes the read models, cut off after the projector's
+ * batchTimeoutMs; anything but success rolls back.
+ */
+const inFencedTransaction = async <F extends Fence>(
+  scope: Pick<PartitionTransaction, 'pool' | 'connectionString' | 'projector' | 'terminate'>,
+  label: string,
+  fence: (client: PostgreSQLProjectionHandlerContext['connection']['client']) => Promise<F>,
   work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
-): Promise<CommitOutcome<Position>> => {
+): Promise<{ fenced: Exclude<F, { ok: true }> } | { applied: number }> => {
   let timedOut: BatchTimeoutError | undefined;
   try {
-    return await scope.pool.withTransaction<CommitOutcome<Position>>(async (transaction) => {
+    return await scope.pool.withTransaction<{ fenced: Exclude<F, { ok: true }> } | { applied: number }>(async (transaction) => {
       const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
       guard(context.connection.client);
-      const stored = await storeCheckpoint(context.connection.client, {
-        processorId: scope.projector.processorId,
-        partition: scope.partition,
-        version: scope.projector.version,
-        instanceId: scope.instanceId,
-        expected: scope.checkpoint,
-        next,
-        lease: scope.lease,
-      });
-      if (!stored.ok) return { success: false, result: stored };
+      const fenced = await fence(context.connection.client);
+      if (!fenced.ok) return { success: false, result: { fenced: fenced as Exclude<F, { ok: true }> } };
       const working = work(context);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
           const { batchTimeoutMs } = scope.projector.onError;
-          const error = new BatchTimeoutError(`${scope.projector.processorId}/${scope.partition}: batch still running after ${batchTimeoutMs} ms; its transaction was terminated`);
+          const error = new BatchTimeoutError(`${label}: batch still running after ${batchTimeoutMs} ms; its transaction was terminated`);
           timedOut = error;
           const pid = (context.connection.client as { processID?: number }).processID;
           // The backend goes before the transaction gives its connection back: the cut-off projection
@@ -72,8 +73,7 @@ export const inPartitionTransaction = async (
       // A projection cut off by the deadline may still settle later; nothing waits for it.
       working.catch(() => undefined);
       try {
-        const applied = await Promise.race([working, deadline]);
-        return { success: true, result: { ok: true, checkpoint: next, applied } };
+        return { success: true, result: { applied: await Promise.race([working, deadline]) } };
       } finally {
         clearTimeout(timer);
       }
@@ -81,6 +81,30 @@ export const inPartitionTransaction = async (
   } catch (error) {
     throw timedOut ?? error;
   }
+};
+
+/** One partition's transaction: its checkpoint moves from `scope.checkpoint` to `next` with what `work` writes. */
+export const inPartitionTransaction = async (
+  scope: PartitionTransaction,
+  next: Position,
+  work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
+): Promise<CommitOutcome<Position>> => {
+  const outcome = await inFencedTransaction(
+    scope,
+    `${scope.projector.processorId}/${scope.partition}`,
+    (client) =>
+      storeCheckpoint(client, {
+        processorId: scope.projector.processorId,
+        partition: scope.partition,
+        version: scope.projector.version,
+        instanceId: scope.instanceId,
+        expected: scope.checkpoint,
+        next,
+        lease: scope.lease,
+      }),
+    work,
+  );
+  return 'fenced' in outcome ? outcome.fenced : { ok: true, checkpoint: next, applied: outcome.applied };
 };
 
 /** Applies the events the checkpoint does not cover through the projection's own `handle`, with the checkpoint, atomically. */
@@ -94,5 +118,47 @@ export const applyPartitionBatch = async (scope: PartitionTransaction, items: re
       context,
     );
     return fresh.length;
+  });
+};
+
+/** One partition's batch in a group that shares a transaction. */
+export type GroupMember = { scope: PartitionTransaction; items: readonly PositionedEvent[] };
+
+/**
+ * Several partitions' batches of one projector in one transaction: every checkpoint moves by
+ * compare-and-set in one statement, then the projection's `handle` gets the events of all of them
+ * (each partition's in order, one partition after another). Fewer round trips per event when many
+ * partitions each have a few events. Resolves with each member's outcome when all committed, or
+ * undefined when a checkpoint did not move (nothing was written; each partition then commits on its own,
+ * where the reason is told apart); a throwing projection rejects the same way a single batch does.
+ */
+export const applyPartitionGroup = async (members: readonly GroupMember[]): Promise<CommitOutcome<Position>[] | undefined> => {
+  const fresh = members.map(({ scope, items }) => items.filter((item) => !isCovered(item.position, scope.checkpoint)));
+  const writing = members.flatMap((member, i) => (fresh[i]!.length > 0 ? [{ scope: member.scope, items: fresh[i]! }] : []));
+  const first = writing[0]?.scope;
+  if (first !== undefined) {
+    const { projector } = first;
+    const outcome = await inFencedTransaction(
+      first,
+      `${projector.processorId}/{${writing.map((member) => member.scope.partition).join(', ')}}`,
+      async (client) => ({
+        ok: await storeCheckpointGroup(client, {
+          processorId: projector.processorId,
+          version: projector.version,
+          instanceId: first.instanceId,
+          moves: writing.map(({ scope, items }) => ({ partition: scope.partition, expected: scope.checkpoint, next: items.at(-1)!.position, lease: scope.lease })),
+        }),
+      }),
+      async (context) => {
+        const events = writing.flatMap(({ items }) => items.map((item) => item.event));
+        await projector.projection.handle(events, context);
+        return events.length;
+      },
+    );
+    if ('fenced' in outcome) return undefined;
+  }
+  return members.map(({ scope }, i) => {
+    const last = fresh[i]!.at(-1);
+    return last === undefined ? { ok: true, checkpoint: scope.checkpoint, applied: 0 } : { ok: true, checkpoint: last.position, applied: fresh[i]!.length };
   });
 };

@@ -60,3 +60,57 @@ export const storeCheckpoint = async (
   const order = comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, next);
   return { ok: false, reason: order === 0 ? 'IGNORED' : order > 0 ? 'CURRENT_AHEAD' : 'MISMATCH' };
 };
+
+/** One partition's move in a group: from `expected` to `next`, under `lease` when partitions are leased. */
+export type CheckpointMove = { partition: string; expected: Position | null; next: Position; lease?: CommitLease };
+
+/**
+ * The compare-and-set of `storeCheckpoint` for several partitions of one projector in one statement,
+ * for batches that share a transaction. True only when every checkpoint moved; otherwise the caller
+ * rolls back and commits each partition on its own, where the reason is told apart. (Two groups that
+ * share a partition, which happens only while it changes hands, may deadlock: the error rolls one back
+ * the same way.)
+ */
+export const storeCheckpointGroup = async (
+  client: pg.ClientBase,
+  options: { processorId: string; version: number; instanceId: string; moves: readonly CheckpointMove[] },
+): Promise<boolean> => {
+  const { processorId, version, instanceId, moves } = options;
+  const leaseHeld = `(i.owner IS NULL OR EXISTS (SELECT 1 FROM distributary_partition_owners o
+                        WHERE o.processor_id = $1 AND o.partition = i.partition AND o.owner = i.owner AND o.epoch = i.epoch
+                          AND o.expires_at > clock_timestamp() FOR KEY SHARE))`;
+  const { rows } = await client.query<{ moved: number }>(
+    `WITH i AS (SELECT * FROM unnest($4::text[], $5::text[], $6::xid8[], $7::text[], $8::xid8[], $9::text[], $10::bigint[])
+                       AS i(partition, next_checkpoint, next_tx, expected_checkpoint, expected_tx, owner, epoch)),
+          updated AS (
+            UPDATE emt_processors p
+               SET last_processed_checkpoint = i.next_checkpoint, last_processed_transaction_id = i.next_tx,
+                   processor_instance_id = $3, status = 'running', last_updated = now()
+              FROM i
+             WHERE p.processor_id = $1 AND p.partition = i.partition AND p.version = $2 AND i.expected_checkpoint IS NOT NULL
+               AND p.last_processed_checkpoint = i.expected_checkpoint AND p.last_processed_transaction_id = i.expected_tx
+               AND ${leaseHeld}
+            RETURNING 1),
+          inserted AS (
+            INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
+                                        processor_instance_id, status, created_at, last_updated)
+            SELECT $1, i.partition, $2, i.next_checkpoint, i.next_tx, $3, 'running', now(), now()
+              FROM i WHERE i.expected_checkpoint IS NULL AND ${leaseHeld}
+            ON CONFLICT (processor_id, partition, version) DO NOTHING
+            RETURNING 1)
+     SELECT ((SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted))::int AS moved`,
+    [
+      processorId,
+      version,
+      instanceId,
+      moves.map((m) => m.partition),
+      moves.map((m) => normalized(m.next.global)),
+      moves.map((m) => m.next.tx.toString()),
+      moves.map((m) => (m.expected === null ? null : normalized(m.expected.global))),
+      moves.map((m) => (m.expected === null ? null : m.expected.tx.toString())),
+      moves.map((m) => m.lease?.owner ?? null),
+      moves.map((m) => (m.lease === undefined ? null : String(m.lease.epoch))),
+    ],
+  );
+  return rows[0]?.moved === moves.length;
+};

@@ -5,7 +5,7 @@ import { toErrorInfo, WorkerError } from '../core/errors.js';
 import { partitionScheduler, type PartitionReport } from '../core/partitionScheduler.js';
 import type { Position } from '../core/position.js';
 import { loadProjectors } from '../projector/loadProjectors.js';
-import { applyPartitionBatch, type PartitionTransaction } from '../postgres/applyPartitionBatch.js';
+import { applyPartitionBatch, applyPartitionGroup, type PartitionTransaction } from '../postgres/applyPartitionBatch.js';
 import { isTransientError } from '../postgres/isTransientError.js';
 import type { PositionedEvent } from '../postgres/readEventBatch.js';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
@@ -56,6 +56,8 @@ const start = async (): Promise<void> => {
     then: projector.onError.then,
     isTransient: isTransientError,
     apply: (partition, checkpoint, events) => applyPartitionBatch(scope(partition, checkpoint), events),
+    groupPartitions: projector.partitionsPerTransaction,
+    applyGroup: (batches) => applyPartitionGroup(batches.map(({ partition, checkpoint, events }) => ({ scope: scope(partition, checkpoint), items: events }))),
     skip: (partition, checkpoint, item, error, attempts) => skipToDeadLetter(scope(partition, checkpoint), item, error, attempts),
     halt: (partition, item, error, attempts) =>
       recordDeadLetter(connections, { processorId: projector.processorId, partition, item, error, attempts, policy: 'halt' }),

@@ -2,7 +2,7 @@ import { dumbo } from '@event-driven-io/dumbo';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
 import { migrate, projectionEngine, silentLogger } from '../../src/index.js';
-import { applyPartitionBatch } from '../../src/postgres/applyPartitionBatch.js';
+import { applyPartitionBatch, applyPartitionGroup } from '../../src/postgres/applyPartitionBatch.js';
 import { initProjection } from '../../src/postgres/initProjection.js';
 import { readEventBatch } from '../../src/postgres/readEventBatch.js';
 import { BeforeFirstPosition } from '../../src/core/position.js';
@@ -43,6 +43,66 @@ describe('ownership', () => {
 
       const { rows } = await database.db.query("SELECT total::text AS total, items FROM ledger_totals WHERE tenant = 'fenced-tenant'");
       expect(rows).toEqual([{ total: '5', items: 1 }]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('commits partitions that share a transaction only when every checkpoint moves', async () => {
+    await migrate(database.connectionString);
+    const store = getPostgreSQLEventStore(database.connectionString);
+    for (const tenant of ['group-a', 'group-b', 'group-c'])
+      await store.appendToStream(`cart-${tenant}`, [
+        { type: 'ItemAdded', data: { cartId: tenant, amount: 1 }, metadata: { tenant } },
+        { type: 'ItemAdded', data: { cartId: tenant, amount: 10 }, metadata: { tenant } },
+      ]);
+    await store.close();
+    const pool = dumbo({ connectionString: database.connectionString });
+    try {
+      await initProjection(pool, database.connectionString, hashLedger);
+      const batch = await readEventBatch(database.db, BeforeFirstPosition, 1000);
+      const of = (tenant: string) => batch.events.filter((e) => (e.event as ProjectorEvent<ItemAdded>).metadata.tenant === tenant);
+      const scope = (partition: string, checkpoint: (typeof batch.events)[number]['position'] | null) => ({
+        pool, connectionString: database.connectionString, projector: hashLedger, partition, checkpoint, instanceId: 'test', terminate: () => Promise.resolve(),
+      });
+      const [a, b, c] = [of('group-a'), of('group-b'), of('group-c')];
+      await applyPartitionBatch(scope('group-a', null), a.slice(0, 1));
+      await applyPartitionBatch(scope('group-c', null), c.slice(0, 1));
+      const totals = async () =>
+        (await database.db.query<{ tenant: string; total: string }>("SELECT tenant, total::text AS total FROM ledger_totals WHERE tenant LIKE 'group-%' ORDER BY tenant")).rows;
+      const checkpoints = async () =>
+        (await database.db.query<{ partition: string; checkpoint: string }>(
+          "SELECT partition, ltrim(last_processed_checkpoint, '0') AS checkpoint FROM emt_processors WHERE partition LIKE 'group-%' ORDER BY partition",
+        )).rows;
+      const before = { totals: await totals(), checkpoints: await checkpoints() };
+
+      // group-c believes nothing is stored: the group writes nothing, not even the other two.
+      const refused = await applyPartitionGroup([
+        { scope: scope('group-a', a[0]!.position), items: a },
+        { scope: scope('group-b', null), items: b },
+        { scope: scope('group-c', null), items: c },
+      ]);
+      expect(refused).toBeUndefined();
+      expect({ totals: await totals(), checkpoints: await checkpoints() }).toEqual(before);
+      expect(before.totals).toEqual([{ tenant: 'group-a', total: '1' }, { tenant: 'group-c', total: '1' }]);
+
+      // An update (a), an insert (b) and a batch the checkpoint already covers in part (c): all commit together.
+      const committed = await applyPartitionGroup([
+        { scope: scope('group-a', a[0]!.position), items: a },
+        { scope: scope('group-b', null), items: b },
+        { scope: scope('group-c', c[0]!.position), items: c },
+      ]);
+      expect(committed).toEqual([
+        { ok: true, checkpoint: a[1]!.position, applied: 1 },
+        { ok: true, checkpoint: b[1]!.position, applied: 2 },
+        { ok: true, checkpoint: c[1]!.position, applied: 1 },
+      ]);
+      expect(await totals()).toEqual([
+        { tenant: 'group-a', total: '11' },
+        { tenant: 'group-b', total: '11' },
+        { tenant: 'group-c', total: '11' },
+      ]);
+      expect(await checkpoints()).toEqual([a, b, c].map((events, i) => ({ partition: `group-${'abc'[i]}`, checkpoint: events[1]!.position.global.toString() })));
     } finally {
       await pool.close();
     }

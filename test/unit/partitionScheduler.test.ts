@@ -5,7 +5,9 @@ type Ev = { position: bigint; bad?: boolean };
 const backoff = { initialMs: 1, maxMs: 2, jitter: 0 };
 class Outage extends Error {}
 
-const harness = (options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint; then?: FailurePolicy; outages?: number } = {}) => {
+const harness = (
+  options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint; then?: FailurePolicy; outages?: number; groupPartitions?: number } = {},
+) => {
   const applied: { partition: string; positions: bigint[] }[] = [];
   const deadLetters: { partition: string; position: bigint; message: string; attempts: number; policy: FailurePolicy }[] = [];
   const reports: PartitionReport<bigint>[] = [];
@@ -13,6 +15,7 @@ const harness = (options: { concurrency?: number; batchSize?: number; retries?: 
   let outages = options.outages ?? 0;
   let running = 0;
   let maxRunning = 0;
+  const groups: string[][] = [];
   const scheduler = partitionScheduler<Ev, bigint>({
     concurrency: options.concurrency ?? 2,
     batchSize: options.batchSize ?? 3,
@@ -45,14 +48,32 @@ const harness = (options: { concurrency?: number; batchSize?: number; retries?: 
       return Promise.resolve();
     },
     report: (report) => reports.push(report),
+    groupPartitions: options.groupPartitions,
+    // One transaction for all: it commits every batch or none (a bad event throws, a fenced partition undoes it).
+    applyGroup:
+      options.groupPartitions === undefined
+        ? undefined
+        : async (batches): Promise<CommitOutcome<bigint>[] | undefined> => {
+            groups.push(batches.map((b) => b.partition));
+            running++;
+            maxRunning = Math.max(maxRunning, running);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            running--;
+            if (batches.some((b) => b.events.some((e) => e.bad))) throw new Error('bad event in the group');
+            if (options.fenceAt !== undefined && batches.some((b) => b.events.at(-1)!.position >= options.fenceAt!)) return undefined;
+            for (const b of batches) applied.push({ partition: b.partition, positions: b.events.map((e) => e.position) });
+            return batches.map((b) => ({ ok: true, checkpoint: b.events.at(-1)!.position, applied: b.events.length }));
+          },
   });
   const settled = async (): Promise<void> => {
+    // Enqueued events are dispatched once the caller's synchronous work is done.
+    await new Promise((resolve) => setImmediate(resolve));
     const quiet = (): boolean => scheduler.inFlight() === 0 && !['retrying', 'ready', 'running'].includes(reports.at(-1)?.state ?? 'idle');
     for (let i = 0; i < 1000 && !quiet(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
     await new Promise((resolve) => setTimeout(resolve, 20));
   };
   const positionsOf = (partition: string) => applied.filter((a) => a.partition === partition).flatMap((a) => a.positions);
-  return { scheduler, applied, deadLetters, reports, settled, positionsOf, attempts: () => attempts, maxRunning: () => maxRunning };
+  return { scheduler, applied, deadLetters, reports, groups, settled, positionsOf, attempts: () => attempts, maxRunning: () => maxRunning };
 };
 
 const events = (...positions: number[]): Ev[] => positions.map((p) => ({ position: BigInt(p) }));
@@ -150,5 +171,55 @@ describe('partitionScheduler', () => {
 
   it('refuses a weight that is not a positive number', () => {
     expect(() => harness().scheduler.setWeight('a', 0)).toThrow('a partition weight must be a positive number, got 0');
+  });
+
+  describe('with groups', () => {
+    it('commits partitions that have a few events each in one transaction, at most a batch of events and `groupPartitions` partitions', async () => {
+      const h = harness({ concurrency: 1, batchSize: 4, groupPartitions: 3 });
+      h.scheduler.enqueue('a', events(1));
+      h.scheduler.enqueue('b', events(2, 3));
+      h.scheduler.enqueue('c', events(4));
+      h.scheduler.enqueue('d', events(5));
+      h.scheduler.enqueue('e', events(6, 7, 8, 9));
+      await h.settled();
+      // a, b and c fill a batch (4 events); d and e together would make 5, so each goes alone.
+      expect(h.groups).toEqual([['a', 'b', 'c']]);
+      expect(h.applied.map((batch) => batch.partition)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(['a', 'b', 'c', 'd', 'e'].map((key) => h.positionsOf(key))).toEqual([[1n], [2n, 3n], [4n], [5n], [6n, 7n, 8n, 9n]]);
+      expect(h.reports.filter((r) => r.state === 'idle').map((r) => [r.partition, r.checkpoint, r.applied])).toEqual([
+        ['a', 1n, 1],
+        ['b', 3n, 2],
+        ['c', 4n, 1],
+        ['d', 5n, 1],
+        ['e', 9n, 4],
+      ]);
+    });
+
+    it('runs a group that throws one partition at a time: the others commit, the bad event is dead-lettered alone', async () => {
+      const h = harness({ concurrency: 1, batchSize: 10, retries: 1, groupPartitions: 8 });
+      h.scheduler.enqueue('a', events(1, 2));
+      h.scheduler.enqueue('b', withBadAt(3, 2).map((e) => ({ ...e, position: e.position + 10n })));
+      h.scheduler.enqueue('c', events(30));
+      await h.settled();
+      expect(h.positionsOf('a')).toEqual([1n, 2n]);
+      expect(h.positionsOf('c')).toEqual([30n]);
+      expect(h.positionsOf('b')).toEqual([11n, 13n]);
+      expect(h.deadLetters.map((d) => [d.partition, d.position])).toEqual([['b', 12n]]);
+      // The failed group was the only one with b in it: while it retried and bisected it ran alone.
+      expect(h.groups.filter((group) => group.includes('b'))).toEqual([['a', 'b', 'c']]);
+    });
+
+    it('runs a group one partition at a time when a checkpoint does not move: the fenced partition stops, the others commit', async () => {
+      const h = harness({ concurrency: 1, batchSize: 10, fenceAt: 50n, groupPartitions: 8 });
+      h.scheduler.enqueue('a', events(1));
+      h.scheduler.enqueue('fenced', events(60));
+      h.scheduler.enqueue('c', events(3));
+      await h.settled();
+      expect(h.groups).toEqual([['a', 'fenced', 'c']]);
+      expect(h.positionsOf('a')).toEqual([1n]);
+      expect(h.positionsOf('c')).toEqual([3n]);
+      expect(h.positionsOf('fenced')).toEqual([]);
+      expect(h.reports.filter((r) => r.partition === 'fenced').at(-1)).toMatchObject({ state: 'fenced' });
+    });
   });
 });
