@@ -124,7 +124,7 @@ export const openActiveSession = async (context: {
   const buffered = (): number => marks.reduce((sum, mark) => sum + mark.runtime.buffered(), 0);
 
   const readLoop = async (): Promise<void> => {
-    const pause = readPacer(wakeUps, options.idlePollMs);
+    const pause = readPacer(wakeUps, options.idlePollMs, committed);
     while (!controller.signal.aborted) {
       if (buffered() >= options.maxPendingEvents) {
         await committed.wait(options.idlePollMs, controller.signal);

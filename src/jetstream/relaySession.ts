@@ -54,8 +54,9 @@ export const openRelaySession = async (context: {
   const processorId = relayProcessorId(options.app);
   const controller = new AbortController();
   let abortReason = 'stopped';
+  /** The stored checkpoint: everything up to it is in the streams. */
   let position = (await readCheckpoints(db, processorId, 1)).get('emt:default') ?? null;
-  let published = 0;
+  let publishedCount = 0;
 
   type Routed = { item: PositionedEvent; tenant: string; names: TenantStreamNames };
 
@@ -104,7 +105,7 @@ export const openRelaySession = async (context: {
         // Published in delivery order on one connection, acks awaited together.
         const routed = await route(items);
         const acks = await publisher.publishAll(routed.map(toMessage), options.ackTimeoutMs);
-        published += acks.filter((ack) => !ack.duplicate).length;
+        publishedCount += acks.filter((ack) => !ack.duplicate).length;
         // Stored: wake the hosts' partitions that sleep on these streams.
         if (routed.length > 0) notify([...new Set(routed.map((r) => r.names.stream))]);
         return;
@@ -125,19 +126,34 @@ export const openRelaySession = async (context: {
     };
     let prefetched: Read | undefined;
     const pause = readPacer(wakeUps, options.idlePollMs);
-    while (!controller.signal.aborted) {
-      const current = prefetched ?? read(position ?? BeforeFirstPosition);
-      const batch = await current.batch;
-      prefetched = batch.more ? read(batch.last) : undefined;
-      if (batch.events.length > 0) {
-        await publishBatch(batch.events);
-        if (controller.signal.aborted) return;
-        const stored = await storeCheckpoint(db, { processorId, partition: 'emt:default', version: 1, instanceId: options.hostId, expected: position, next: batch.last });
+    // The checkpoint of a published batch is stored while the next one is read and published; at
+    // most one write is in flight, and the next batch's write waits for it (compare-and-set in order).
+    let published = position;
+    let storing: Promise<void> = Promise.resolve();
+    const store = (expected: Position | null, next: Position): Promise<void> =>
+      storeCheckpoint(db, { processorId, partition: 'emt:default', version: 1, instanceId: options.hostId, expected, next }).then((stored) => {
         if (!stored.ok) throw new DistributaryError(`another relay moved the relay checkpoint (${stored.reason})`);
-        position = batch.last;
+        position = next;
         context.onProgress();
+      });
+    try {
+      while (!controller.signal.aborted) {
+        const current = prefetched ?? read(published ?? BeforeFirstPosition);
+        const batch = await current.batch;
+        prefetched = batch.more ? read(batch.last) : undefined;
+        if (batch.events.length > 0) {
+          await publishBatch(batch.events);
+          if (controller.signal.aborted) return;
+          await storing;
+          storing = store(published, batch.last);
+          // Its failure surfaces at the next await of `storing`; meanwhile it is not unhandled.
+          storing.catch(() => undefined);
+          published = batch.last;
+        }
+        await pause(batch, current.generation, controller.signal);
       }
-      await pause(batch, current.generation, controller.signal);
+    } finally {
+      await storing;
     }
   };
 
@@ -156,6 +172,6 @@ export const openRelaySession = async (context: {
     },
     close: () => Promise.resolve(publisher.close()),
     position: () => position ?? BeforeFirstPosition,
-    published: () => published,
+    published: () => publishedCount,
   };
 };

@@ -29,18 +29,29 @@ type Row = {
  * Events are shaped as Emmett's own reader shapes them.
  */
 export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: number): Promise<EventBatch> => {
-  const { rows } = await db.query<Row>(
-    `SELECT transaction_id::text AS tx, global_position::text AS global, stream_id, stream_position::text, message_type,
-            message_data, message_metadata, message_id
-       FROM emt_messages
-      WHERE partition = 'emt:default' AND is_archived = FALSE
-        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
-      ORDER BY emt_messages.transaction_id, emt_messages.global_position
-      LIMIT $3`,
+  // One statement, one snapshot: the next events of transactions older than every open one, and
+  // whether committed-or-open events past them are kept back by an open transaction (they can only
+  // come after what is returned). Always one row, with null columns when there are no events.
+  const { rows } = await db.query<Row & { held: boolean }>(
+    `SELECT h.held, e.transaction_id::text AS tx, e.global_position::text AS global, e.stream_id, e.stream_position::text AS stream_position,
+            e.message_type, e.message_data, e.message_metadata, e.message_id
+       FROM (SELECT EXISTS (SELECT 1 FROM emt_messages
+                             WHERE partition = 'emt:default' AND is_archived = FALSE
+                               AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+                               AND (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS held) h
+       LEFT JOIN LATERAL (
+         SELECT transaction_id, global_position, stream_id, stream_position, message_type, message_data, message_metadata, message_id
+           FROM emt_messages
+          WHERE partition = 'emt:default' AND is_archived = FALSE
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND (transaction_id, global_position) > ($1::xid8, $2::bigint)
+          ORDER BY emt_messages.transaction_id, emt_messages.global_position
+          LIMIT $3) e ON TRUE
+      ORDER BY e.transaction_id, e.global_position`,
     [after.tx.toString(), after.global.toString(), batchSize],
   );
-  const events = rows.map((row): PositionedEvent => {
+  const found = rows.filter((row) => row.global !== null);
+  const events = found.map((row): PositionedEvent => {
     const global = BigInt(row.global);
     return {
       position: { tx: BigInt(row.tx), global },
@@ -59,14 +70,6 @@ export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: nu
     };
   });
   const last = events.at(-1)?.position ?? after;
-  const more = rows.length === batchSize;
-  if (more) return { events, last, more, heldBack: false };
-  const { rows: held } = await db.query<{ held: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM emt_messages
-                     WHERE partition = 'emt:default' AND is_archived = FALSE
-                       AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-                       AND (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS held`,
-    [last.tx.toString(), last.global.toString()],
-  );
-  return { events, last, more, heldBack: held[0]?.held === true };
+  const more = found.length === batchSize;
+  return { events, last, more, heldBack: !more && rows[0]?.held === true };
 };

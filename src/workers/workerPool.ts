@@ -131,9 +131,10 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
         thread = spawn(index);
         threads.set(index, thread);
       }
-      // What is sent to a thread within one turn of the event loop goes in one message.
+      // What is sent to a thread within one turn of the event loop (one read of the store, or all the
+      // messages of one read from the NATS socket) goes in one message.
       const target = thread;
-      if (target.outgoing.length === 0) queueMicrotask(() => flush(target));
+      if (target.outgoing.length === 0) setImmediate(() => flush(target));
       target.outgoing.push(...batches);
     },
     release(partition) {
