@@ -87,7 +87,9 @@ export const openRelaySession = async (context: {
     h.set(RelayHeaders.tenant, tenant);
     h.set(RelayHeaders.messageId, String(event.metadata.messageId));
     h.set('Nats-Msg-Id', item.position.global.toString());
-    return { subject: names.subject(event.type), payload: toJson({ type: event.type, data: event.data, metadata: event.metadata }), headers: h };
+    // The position is in the payload as well, so that consumers need not decode the headers.
+    const payload = toJson({ type: event.type, data: event.data, metadata: event.metadata, transactionId: item.position.tx });
+    return { subject: names.subject(event.type), payload, headers: h };
   };
 
   const notify = (streams: string[]): void => {
