@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { projectionEngine, relay, silentLogger, tenantStreamNames, type RelayOptions } from '../../src/index.js';
 import { consumerConfig } from '../../src/jetstream/streamConsumers.js';
+import { relayProcessorId } from '../../src/jetstream/relaySession.js';
+import { tenantRegistryBucket } from '../../src/jetstream/relay.js';
 import { useTestDatabase } from '../support/database.js';
 import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
@@ -129,6 +133,55 @@ describe('stream consumers keep each partition in order', () => {
       await engine.stop();
     }
     expect(await readModelTotals(db, 'ledger-hash')).toEqual(await foldFromStore(db));
+    expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
+  });
+
+  it('takes the position from the headers of messages whose payload does not carry it (an older relay)', async () => {
+    const { connectionString, db } = database;
+    const [app, older] = [uniqueApp(), uniqueApp()];
+    const tenant = 'headers-only';
+    await appendLedgerEvents(connectionString, { tenants: 1, carts: 4, events: 60, seed: 73, tenantName: () => tenant });
+    await runRelay(connectionString, { app });
+    const nc = await connectNats();
+    try {
+      // The relay's stream copied into another app's, as a relay that wrote no position into payloads made it.
+      const jsm = await jetstreamManager(nc);
+      const [from, to] = [tenantStreamNames(app, tenant), tenantStreamNames(older, tenant)];
+      await jsm.streams.add({ name: to.stream, subjects: [to.subjects] });
+      const { state } = await jsm.streams.info(from.stream);
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const stored = await jsm.streams.getMessage(from.stream, { seq });
+        const { transactionId, ...payload } = stored!.json<{ transactionId?: string; type: string }>();
+        expect(transactionId).toMatch(/^\d+$/);
+        const copied = natsHeaders();
+        for (const [name, values] of stored!.header) for (const value of values) copied.append(name, value);
+        await jetstream(nc).publish(to.subject(payload.type), JSON.stringify(payload), { headers: copied });
+      }
+      const registry = await new Kvm(nc).create(tenantRegistryBucket(older), { history: 1 });
+      await registry.put(to.token, JSON.stringify({ tenant, stream: to.stream, subjects: to.subjects, createdAt: new Date().toISOString() }));
+    } finally {
+      await nc.close();
+    }
+    // The older relay has stored no checkpoint yet, so the engine backfills nothing from the store: all
+    // of the tenant's events come through the copied stream.
+    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger, transport: { type: 'jetstream', servers: natsUrl(), app: older } });
+    await engine.start();
+    try {
+      // Then it reports as far as the real one got.
+      await db.query(
+        `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id, processor_instance_id, status, created_at, last_updated)
+         SELECT $2, partition, version, last_processed_checkpoint, last_processed_transaction_id, processor_instance_id, status, now(), now()
+           FROM emt_processors WHERE processor_id = $1`,
+        [relayProcessorId(app), relayProcessorId(older)],
+      );
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+    } finally {
+      await engine.stop();
+    }
+    const ofTenant = (totals: Map<string, unknown>) => new Map([...totals].filter(([key]) => key.startsWith(`${tenant}/`)));
+    const fold = ofTenant(await foldFromStore(db));
+    expect(fold.size).toBe(4);
+    expect(ofTenant(await readModelTotals(db, 'ledger-hash'))).toEqual(fold);
     expect(await fifoViolations(db, 'ledger-hash')).toEqual([]);
   });
 });
