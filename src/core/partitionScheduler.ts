@@ -20,10 +20,14 @@ import { toErrorInfo, type ErrorInfo } from './errors.js';
  *
  * With `applyGroup`, a free slot takes the next ready partition and, behind it in the same fair order,
  * more ready partitions while their batches together stay within one batch: one transaction commits
- * them all (each with its own checkpoint). A group that does not commit is run again one partition at
- * a time in the same slot, so failures, fencing and bisecting stay per partition; a partition that is
- * retrying or bisecting always runs alone.
+ * them all (each with its own checkpoint). A group that does not commit goes back to the ready queue,
+ * each partition to run alone (in parallel, as slots free up), so failures, fencing and bisecting stay
+ * per partition. A partition that is retrying or bisecting, or whose last transaction took longer than
+ * `SlowTransactionMs`, runs alone: a slow tenant holds up a group once, not every group it could join.
  */
+
+/** A partition whose last transaction took longer than this runs alone until one is quick again. */
+export const SlowTransactionMs = 100;
 
 export type CommitOutcome<C> =
   | { ok: true; checkpoint: C | null; applied: number }
@@ -70,6 +74,8 @@ export type PartitionSchedulerOptions<E, C> = {
   applyGroup?: (batches: GroupBatch<E, C>[]) => Promise<CommitOutcome<C>[] | undefined>;
   /** Most partitions in one group. @default 1 (no groups) */
   groupPartitions?: number;
+  /** Something worth an operator's look that is not a partition's own error (at most once a minute). */
+  warn?: (message: string) => void;
 };
 
 export type GroupBatch<E, C> = { partition: string; checkpoint: C | null; events: E[] };
@@ -94,6 +100,10 @@ type Partition<E, C> = {
   dispatched: number;
   /** Events dispatched, for the snapshot. */
   dispatchedEvents: number;
+  /** Runs alone next time: its group did not commit, or its last transaction was slow. */
+  alone?: boolean;
+  /** Its virtual finish before its current batch was dispatched, to undo a group that did not commit. */
+  finishBefore?: number;
 };
 
 export type PartitionSnapshot = { partition: string; state: PartitionState; queued: number; inFlight: number; weight: number; dispatched: number; dispatchedEvents: number };
@@ -148,7 +158,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
 
   const groupPartitions = options.applyGroup === undefined ? 1 : (options.groupPartitions ?? 1);
   const batchOf = (p: Partition<E, C>): number => Math.min(p.queue.length, p.probe > 0 ? p.probe : options.batchSize);
-  const groupable = (p: Partition<E, C>): boolean => p.probe === 0 && p.failures === 0;
+  const groupable = (p: Partition<E, C>): boolean => p.probe === 0 && p.failures === 0 && p.alone !== true;
 
   /** Takes a ready partition off the heap and accounts its next batch as dispatched. */
   const take = (p: Partition<E, C>): void => {
@@ -160,6 +170,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       for (const q of partitions.values()) if (q.queue.length > 0) activeWeight += weightOf(q.key);
     }
     virtualTime = p.start;
+    p.finishBefore = p.finish;
     p.finish = p.start + cost / effectiveWeight(p);
     p.dispatched++;
     p.dispatchedEvents += cost;
@@ -264,20 +275,53 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     settle(p, outcome.ok ? { ...outcome, applied: 0 } : outcome, 1, outcome.ok ? 1 : 0);
   };
 
+  let groupFailures = 0;
+  let lastWarning = Number.NEGATIVE_INFINITY;
+  const groupFailed = (group: Partition<E, C>[], error: unknown): void => {
+    groupFailures++;
+    if (options.warn === undefined || Date.now() - lastWarning < 60_000) return;
+    lastWarning = Date.now();
+    const reason = error === undefined ? 'a checkpoint was not where this thread expected it' : toErrorInfo(error).message;
+    options.warn(
+      `${groupFailures} group(s) of partitions did not commit together since the last warning; their partitions run alone. Last: ${group.map((p) => p.key).join(', ')}: ${reason}`,
+    );
+    groupFailures = 0;
+  };
+
   const runGroup = async (group: Partition<E, C>[]): Promise<void> => {
     const batches = group.map((p) => p.queue.slice(0, options.batchSize));
-    const outcomes = await options
-      .applyGroup!(group.map((p, i) => ({ partition: p.key, checkpoint: p.checkpoint, events: batches[i]! })))
-      .catch(() => undefined);
-    if (outcomes !== undefined) return group.forEach((p, i) => settle(p, outcomes[i]!, batches[i]!.length, 0));
-    // Nothing committed: each partition on its own, in the slot the group held.
-    for (const p of group) if (p.released !== true) await run(p);
+    const started = Date.now();
+    let failure: unknown;
+    const outcomes = await options.applyGroup!(group.map((p, i) => ({ partition: p.key, checkpoint: p.checkpoint, events: batches[i]! }))).catch((error: unknown) => {
+      failure = error;
+      return undefined;
+    });
+    if (outcomes !== undefined) {
+      const slow = Date.now() - started > SlowTransactionMs;
+      return group.forEach((p, i) => {
+        p.alone = slow;
+        settle(p, outcomes[i]!, batches[i]!.length, 0);
+      });
+    }
+    groupFailed(group, failure);
+    // Nothing committed: back to the ready queue as if not dispatched, each to run alone.
+    group.forEach((p, i) => {
+      if (p.released === true) return;
+      p.alone = true;
+      p.finish = p.finishBefore ?? p.finish;
+      p.dispatched--;
+      p.dispatchedEvents -= batches[i]!.length;
+      makeReady(p);
+    });
   };
 
   const run = async (p: Partition<E, C>): Promise<void> => {
     const batch = p.queue.slice(0, p.probe > 0 ? p.probe : options.batchSize);
     try {
-      settle(p, await options.apply(p.key, p.checkpoint, batch), batch.length, 0);
+      const started = Date.now();
+      const outcome = await options.apply(p.key, p.checkpoint, batch);
+      p.alone = Date.now() - started > SlowTransactionMs;
+      settle(p, outcome, batch.length, 0);
     } catch (error) {
       if (options.isTransient(error)) return retryLater(p, error, Math.min(p.failures + 1, 10));
       p.failures++;

@@ -163,6 +163,7 @@ export const projectorRuntime = (options: ProjectorRuntimeOptions): ProjectorRun
     idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
     onReports,
     onFailure: options.onFailure,
+    onWarning: (message) => options.logger.warn(message),
   });
 
   for (const key of options.checkpoints.keys()) partition(key);

@@ -130,14 +130,21 @@ export const openRelaySession = async (context: {
     const pause = readPacer(wakeUps, options.idlePollMs);
     // The checkpoint of a published batch is stored while the next one is read and published; at
     // most one write is in flight, and the next batch's write waits for it (compare-and-set in order).
+    // A write that fails (another relay took over, the database is away) ends the session at once.
     let published = position;
     let storing: Promise<void> = Promise.resolve();
+    let storeFailed: Error | undefined;
     const store = (expected: Position | null, next: Position): Promise<void> =>
-      storeCheckpoint(db, { processorId, partition: 'emt:default', version: 1, instanceId: options.hostId, expected, next }).then((stored) => {
-        if (!stored.ok) throw new DistributaryError(`another relay moved the relay checkpoint (${stored.reason})`);
-        position = next;
-        context.onProgress();
-      });
+      storeCheckpoint(db, { processorId, partition: 'emt:default', version: 1, instanceId: options.hostId, expected, next })
+        .then((stored) => {
+          if (!stored.ok) throw new DistributaryError(`another relay moved the relay checkpoint (${stored.reason})`);
+          position = next;
+          context.onProgress();
+        })
+        .catch((error: unknown) => {
+          storeFailed ??= error instanceof Error ? error : new Error(String(error));
+          controller.abort();
+        });
     try {
       while (!controller.signal.aborted) {
         const current = prefetched ?? read(published ?? BeforeFirstPosition);
@@ -145,11 +152,9 @@ export const openRelaySession = async (context: {
         prefetched = batch.more ? read(batch.last) : undefined;
         if (batch.events.length > 0) {
           await publishBatch(batch.events);
-          if (controller.signal.aborted) return;
           await storing;
+          if (controller.signal.aborted) break;
           storing = store(published, batch.last);
-          // Its failure surfaces at the next await of `storing`; meanwhile it is not unhandled.
-          storing.catch(() => undefined);
           published = batch.last;
         }
         await pause(batch, current.generation, controller.signal);
@@ -157,6 +162,7 @@ export const openRelaySession = async (context: {
     } finally {
       await storing;
     }
+    if (storeFailed !== undefined) throw storeFailed;
   };
 
   return {

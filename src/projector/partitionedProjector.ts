@@ -30,8 +30,9 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
    * When several partitions of a thread have a few events each, up to this many of them share one
    * transaction (each with its own checkpoint compare-and-set; together no more than `batchSize`
    * events), and `handle` gets their events in one call, each partition's in order. Far fewer round
-   * trips when many tenants trickle. A group that fails is retried one partition at a time, so errors,
-   * dead letters and fencing stay per partition. 1 gives every batch its own transaction. @default 32
+   * trips when many tenants trickle. A group that fails goes back to the queue, each partition to run
+   * alone, so errors, dead letters and fencing stay per partition; a partition whose last transaction
+   * was slow runs alone too. 1 gives every batch its own transaction. @default 32
    */
   partitionsPerTransaction?: number;
   /**

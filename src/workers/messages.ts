@@ -41,4 +41,5 @@ export type FromWorker =
   | { type: 'progress'; reports: PartitionReport<Position>[] }
   | { type: 'snapshot'; id: number; partitions: PartitionSnapshot[] }
   | { type: 'stopped' }
+  | { type: 'warning'; message: string }
   | { type: 'failed'; error: ErrorInfo };

@@ -57,6 +57,7 @@ const start = async (): Promise<void> => {
     isTransient: isTransientError,
     apply: (partition, checkpoint, events) => applyPartitionBatch(scope(partition, checkpoint), events),
     groupPartitions: projector.partitionsPerTransaction,
+    warn: (message) => post({ type: 'warning', message }),
     applyGroup: (batches) => applyPartitionGroup(batches.map(({ partition, checkpoint, events }) => ({ scope: scope(partition, checkpoint), items: events }))),
     skip: (partition, checkpoint, item, error, attempts) => skipToDeadLetter(scope(partition, checkpoint), item, error, attempts),
     halt: (partition, item, error, attempts) =>

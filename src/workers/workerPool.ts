@@ -20,6 +20,8 @@ export type WorkerPoolOptions = {
   onReports: (reports: PartitionReport<Position>[], thread: number) => void;
   /** A thread failed to start or died; the pool is unusable afterwards. */
   onFailure: (error: WorkerError) => void;
+  /** Something a thread wants an operator to see. */
+  onWarning?: (message: string) => void;
 };
 
 export type WorkerPool = {
@@ -84,6 +86,8 @@ export const workerPool = (options: WorkerPoolOptions): WorkerPool => {
           return options.onReports(message.reports, index);
         case 'failed':
           return fail(describe(index, message.error));
+        case 'warning':
+          return options.onWarning?.(`${options.projector.processorId} thread ${index}: ${message.message}`);
         case 'stopped':
           void worker.terminate();
           return;

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { partitionScheduler, type CommitOutcome, type FailurePolicy, type PartitionReport } from '../../src/core/partitionScheduler.js';
+import { partitionScheduler, SlowTransactionMs, type CommitOutcome, type FailurePolicy, type PartitionReport } from '../../src/core/partitionScheduler.js';
 
 type Ev = { position: bigint; bad?: boolean };
 const backoff = { initialMs: 1, maxMs: 2, jitter: 0 };
 class Outage extends Error {}
 
 const harness = (
-  options: { concurrency?: number; batchSize?: number; retries?: number; fenceAt?: bigint; then?: FailurePolicy; outages?: number; groupPartitions?: number } = {},
+  options: {
+    concurrency?: number;
+    batchSize?: number;
+    retries?: number;
+    fenceAt?: bigint;
+    then?: FailurePolicy;
+    outages?: number;
+    groupPartitions?: number;
+    /** Partitions whose transactions take longer than a slow one. */
+    slow?: string[];
+  } = {},
 ) => {
   const applied: { partition: string; positions: bigint[] }[] = [];
   const deadLetters: { partition: string; position: bigint; message: string; attempts: number; policy: FailurePolicy }[] = [];
@@ -16,6 +26,8 @@ const harness = (
   let running = 0;
   let maxRunning = 0;
   const groups: string[][] = [];
+  const warnings: string[] = [];
+  const took = (partitions: string[]): number => (partitions.some((key) => options.slow?.includes(key)) ? SlowTransactionMs + 20 : 1);
   const scheduler = partitionScheduler<Ev, bigint>({
     concurrency: options.concurrency ?? 2,
     batchSize: options.batchSize ?? 3,
@@ -27,7 +39,7 @@ const harness = (
       attempts++;
       running++;
       maxRunning = Math.max(maxRunning, running);
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await new Promise((resolve) => setTimeout(resolve, took([partition])));
       running--;
       if (outages > 0) {
         outages--;
@@ -49,6 +61,7 @@ const harness = (
     },
     report: (report) => reports.push(report),
     groupPartitions: options.groupPartitions,
+    warn: (message) => warnings.push(message),
     // One transaction for all: it commits every batch or none (a bad event throws, a fenced partition undoes it).
     applyGroup:
       options.groupPartitions === undefined
@@ -57,7 +70,7 @@ const harness = (
             groups.push(batches.map((b) => b.partition));
             running++;
             maxRunning = Math.max(maxRunning, running);
-            await new Promise((resolve) => setTimeout(resolve, 1));
+            await new Promise((resolve) => setTimeout(resolve, took(batches.map((b) => b.partition))));
             running--;
             if (batches.some((b) => b.events.some((e) => e.bad))) throw new Error('bad event in the group');
             if (options.fenceAt !== undefined && batches.some((b) => b.events.at(-1)!.position >= options.fenceAt!)) return undefined;
@@ -73,7 +86,7 @@ const harness = (
     await new Promise((resolve) => setTimeout(resolve, 20));
   };
   const positionsOf = (partition: string) => applied.filter((a) => a.partition === partition).flatMap((a) => a.positions);
-  return { scheduler, applied, deadLetters, reports, groups, settled, positionsOf, attempts: () => attempts, maxRunning: () => maxRunning };
+  return { scheduler, applied, deadLetters, reports, groups, warnings, settled, positionsOf, attempts: () => attempts, maxRunning: () => maxRunning };
 };
 
 const events = (...positions: number[]): Ev[] => positions.map((p) => ({ position: BigInt(p) }));
@@ -207,6 +220,7 @@ describe('partitionScheduler', () => {
       expect(h.deadLetters.map((d) => [d.partition, d.position])).toEqual([['b', 12n]]);
       // The failed group was the only one with b in it: while it retried and bisected it ran alone.
       expect(h.groups.filter((group) => group.includes('b'))).toEqual([['a', 'b', 'c']]);
+      expect(h.warnings).toEqual(['1 group(s) of partitions did not commit together since the last warning; their partitions run alone. Last: a, b, c: bad event in the group']);
     });
 
     it('runs a group one partition at a time when a checkpoint does not move: the fenced partition stops, the others commit', async () => {
@@ -220,6 +234,26 @@ describe('partitionScheduler', () => {
       expect(h.positionsOf('c')).toEqual([3n]);
       expect(h.positionsOf('fenced')).toEqual([]);
       expect(h.reports.filter((r) => r.partition === 'fenced').at(-1)).toMatchObject({ state: 'fenced' });
+    });
+
+    it('lets a partition whose transaction was slow run alone, so it holds up one group and not every one it could join', async () => {
+      const h = harness({ concurrency: 1, batchSize: 10, groupPartitions: 8, slow: ['slow'] });
+      const round = async (first: number): Promise<void> => {
+        h.scheduler.enqueue('slow', events(first));
+        h.scheduler.enqueue('a', events(first + 1));
+        h.scheduler.enqueue('b', events(first + 2));
+        await h.settled();
+      };
+      await round(1);
+      expect(h.groups).toEqual([['slow', 'a', 'b']]);
+      // Everyone in the slow group runs alone once; a and b, quick alone, group again; slow stays alone.
+      await round(10);
+      expect(h.groups).toHaveLength(1);
+      await round(20);
+      await round(30);
+      expect(h.groups.slice(1).map((group) => [...group].sort())).toEqual([['a', 'b'], ['a', 'b']]);
+      expect(h.positionsOf('slow')).toEqual([1n, 10n, 20n, 30n]);
+      expect(h.positionsOf('a')).toEqual([2n, 11n, 21n, 31n]);
     });
   });
 });
