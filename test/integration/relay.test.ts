@@ -153,4 +153,34 @@ describe('relay', () => {
     const stored = await readTenantStream(nc, tenantStreamNames(app, 'after.bad / ones').stream);
     expect(stored.map((m) => m.tenant)).toEqual(['after.bad / ones']);
   });
+
+  it('ends its session when storing its checkpoint fails, even with nothing more to publish, and catches up in the next', async () => {
+    const app = uniqueApp();
+    const relayId = `distributary:relay:${app}`;
+    await appendLedgerEvents(database.connectionString, { tenants: 3, carts: 2, events: 30, seed: 91 });
+    const running = relay({ connectionString: database.connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    await running.start();
+    try {
+      await running.whenCaughtUp({ timeoutMs: 60_000 });
+      // The next write of this relay's checkpoint fails once (a sequence is not rolled back with it).
+      await database.db.query(`CREATE SEQUENCE relay_fails_once`);
+      await database.db.query(`
+        CREATE FUNCTION relay_fails_once() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.processor_id = '${relayId}' AND nextval('relay_fails_once') = 1 THEN RAISE EXCEPTION 'checkpoint write refused once'; END IF;
+          RETURN NEW;
+        END $$`);
+      await database.db.query(`CREATE TRIGGER relay_fails_once BEFORE UPDATE ON emt_processors FOR EACH ROW EXECUTE FUNCTION relay_fails_once()`);
+      // One more batch, then nothing: only a new session stores a checkpoint past it.
+      await appendLedgerEvents(database.connectionString, { tenants: 3, carts: 2, events: 5, seed: 92 });
+      await running.whenCaughtUp({ timeoutMs: 30_000 });
+      const { rows } = await database.db.query<{ failed: string }>(`SELECT last_value::text AS failed FROM relay_fails_once`);
+      expect(Number(rows[0]!.failed)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await running.stop();
+      await database.db.query('DROP TRIGGER IF EXISTS relay_fails_once ON emt_processors');
+      await database.db.query('DROP FUNCTION IF EXISTS relay_fails_once(); DROP SEQUENCE IF EXISTS relay_fails_once');
+    }
+    await expectStreamsToHoldExactly(app);
+  });
 });
