@@ -3,14 +3,13 @@
 //                   more; p99 append -> read model of the quiet tenants, and the ratio (target <= 2)
 //  weights:         two backlogged tenants with weights 3 and 1 sharing one thread and one transaction slot; their share of
 //                   dispatched events (target 3:1 within 10%)
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { migrate, projectionEngine, silentLogger } from 'distributary';
 import type { PartitionSnapshot } from '../src/core/partitionScheduler.js';
 import { benchServer } from './benchDatabase.js';
 import { watchMachineLoad } from './machineLoad.js';
+import { runSteadyLoad } from './runSteadyLoad.js';
 
 const quietRate = Number(process.env.BENCH_QUIET_RATE ?? 300);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
@@ -18,17 +17,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const warmSeconds = Number(process.env.BENCH_WARM_SECONDS ?? 3);
 const projectors = new URL('./fairnessProjectors.ts', import.meta.url);
 const log = (line: string): boolean => process.stdout.write(`${line}\n`);
-
-const steadyLoad = (connectionString: string, args: { rate: number; tenants: number; prefix: string; tenantPrefix: string }): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const script = fileURLToPath(new URL('./steadyLoad.ts', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', script, connectionString, String(args.rate), String(warmSeconds + seconds), String(args.tenants), args.prefix, args.tenantPrefix],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`load exited with ${code}`))));
-  });
 
 const quietP99 = async (connectionString: string, withNoisy: boolean): Promise<number> => {
   const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
@@ -39,9 +27,9 @@ const quietP99 = async (connectionString: string, withNoisy: boolean): Promise<n
     const measuredFrom = Date.now() + warmSeconds * 1000;
     const machine = watchMachineLoad();
     await Promise.all([
-      steadyLoad(connectionString, { rate: quietRate, tenants: 99, prefix: 'quiet', tenantPrefix: 'quiet' }),
+      runSteadyLoad(connectionString, { rate: quietRate, seconds: warmSeconds + seconds, tenants: 99, prefix: 'quiet', tenantPrefix: 'quiet' }),
       // One tenant appending 100 times what each quiet tenant does.
-      ...(withNoisy ? [steadyLoad(connectionString, { rate: Math.round((quietRate / 99) * 100), tenants: 1, prefix: 'noisy', tenantPrefix: 'noisy' })] : []),
+      ...(withNoisy ? [runSteadyLoad(connectionString, { rate: Math.round((quietRate / 99) * 100), seconds: warmSeconds + seconds, tenants: 1, prefix: 'noisy', tenantPrefix: 'noisy' })] : []),
     ]);
     const load = machine();
     await engine.whenCaughtUp({ timeoutMs: 300_000 });

@@ -6,6 +6,7 @@ import { projectionEngine, silentLogger, type ProjectionEngineOptions } from 'di
 import { startLocalNats } from '../test/support/localNats.js';
 import { benchServer } from './benchDatabase.js';
 import { watchMachineLoad } from './machineLoad.js';
+import { runSteadyLoad } from './runSteadyLoad.js';
 
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
@@ -13,18 +14,6 @@ const tenants = Number(process.env.BENCH_TENANTS ?? 100);
 /** The same load runs this long before what is measured, so the figures are of the steady state. */
 const warmSeconds = Number(process.env.BENCH_WARM_SECONDS ?? 3);
 const log = (line: string): boolean => process.stdout.write(`${line}\n`);
-
-/** Runs the load in its own process; resolves with what it reports. */
-const steadyLoad = (connectionString: string, args: { rate: number; seconds: number; prefix: string }): Promise<{ seconds: number; events: number; behindTicks: number }> =>
-  new Promise((resolve, reject) => {
-    const script = fileURLToPath(new URL('./steadyLoad.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, connectionString, String(args.rate), String(args.seconds), String(tenants), args.prefix], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as { seconds: number; events: number; behindTicks: number }) : reject(new Error(`load exited with ${code}`))));
-  });
 
 type Latencies = { p50: number; p99: number; max: number; count: number };
 
@@ -65,14 +54,14 @@ const measure = async (connectionString: string, transport: ProjectionEngineOpti
   await engine.start();
   try {
     await engine.whenCaughtUp({ timeoutMs: 60_000 });
-    await steadyLoad(connectionString, { rate: tenants, seconds: 1, prefix: 'warm' });
+    await runSteadyLoad(connectionString, { rate: tenants, seconds: 1, tenants, prefix: 'warm' });
     await engine.whenCaughtUp({ timeoutMs: 60_000 });
     const firstAppearance = await latencies(db);
     await db.query('TRUNCATE bench_latency');
     // One continuous load: the first `warmSeconds` are not measured.
     const measuredFrom = Date.now() + warmSeconds * 1000;
     const machine = watchMachineLoad();
-    const load = await steadyLoad(connectionString, { rate, seconds: warmSeconds + seconds, prefix: 'ping' });
+    const load = await runSteadyLoad(connectionString, { rate, seconds: warmSeconds + seconds, tenants, prefix: 'ping' });
     log(`  load: ${load.events} events in ${load.seconds.toFixed(1)} s (${(load.events / load.seconds).toFixed(0)}/s, ${load.behindTicks} of ${(warmSeconds + seconds) * 100} ticks late); ${machine()}`);
     // Over JetStream this waits for the relay's checkpoint first.
     await engine.whenCaughtUp({ timeoutMs: 120_000 });

@@ -21,13 +21,6 @@ export type PartitionTransaction = {
   terminate: (backendPid: number) => Promise<void>;
 };
 
-/*
- * The partition runner's one step: in a single transaction, move the checkpoint from `checkpoint`
- * to `next` by compare-and-set, then let the projection write the read models. The checkpoint goes
- * first so a competing owner blocks on the checkpoint row and then fails the compare, instead of
- * colliding on read-model rows. Anything but success rolls back.
- */
-
 // A connection that dies while checked out (server restart, a terminated batch) emits 'error' on its
 // client; the transaction's own queries already fail, so the event itself needs no handling.
 const guarded = new WeakSet<object>();
@@ -40,9 +33,11 @@ const guard = (client: { on(event: 'error', listener: () => void): unknown }): v
 type Fence = { ok: true } | { ok: false };
 
 /**
- * One transaction of the partition runner: `fence` first (the checkpoint compare-and-set; on failure
- * everything rolls back), then `work` writes the read models, cut off after the projector's
- * batchTimeoutMs; anything but success rolls back.
+ * The partition runner's one step, in a single transaction: `fence` first (the checkpoint
+ * compare-and-set; on failure everything rolls back), then `work` writes the read models, cut off
+ * after the projector's batchTimeoutMs; anything but success rolls back. The checkpoint goes first so
+ * a competing owner blocks on the checkpoint row and then fails the compare, instead of colliding on
+ * read-model rows.
  */
 const inFencedTransaction = async <F extends Fence>(
   scope: Pick<PartitionTransaction, 'pool' | 'connectionString' | 'projector' | 'terminate'>,

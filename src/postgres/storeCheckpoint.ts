@@ -22,31 +22,8 @@ export const storeCheckpoint = async (
   options: { processorId: string; partition: string; version: number; instanceId: string; expected: Position | null; next: Position; lease?: CommitLease },
 ): Promise<StoreCheckpointResult> => {
   const { processorId, partition, version, instanceId, expected, next, lease } = options;
-  const leased = lease !== undefined;
-  // With a lease, $7/$8 (insert) or $9/$10 (update) are its owner and epoch.
-  const fenced = (position: number): string =>
-    leased ? `EXISTS (SELECT 1 FROM distributary_partition_owners WHERE processor_id = $1 AND partition = $2 AND owner = $${position}
-                      AND epoch = $${position + 1} AND expires_at > clock_timestamp() FOR KEY SHARE)` : 'TRUE';
-  const leaseParams = leased ? [lease.owner, lease.epoch] : [];
-  const moved = [processorId, partition, version, normalized(next.global), next.tx.toString(), instanceId];
-  const written =
-    expected === null
-      ? await client.query(
-          `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id,
-                                       processor_instance_id, status, created_at, last_updated)
-           SELECT $1, $2, $3, $4, $5::xid8, $6, 'running', now(), now() WHERE ${fenced(7)}
-           ON CONFLICT (processor_id, partition, version) DO NOTHING`,
-          [...moved, ...leaseParams],
-        )
-      : await client.query(
-          `UPDATE emt_processors
-              SET last_processed_checkpoint = $4, last_processed_transaction_id = $5::xid8,
-                  processor_instance_id = $6, status = 'running', last_updated = now()
-            WHERE processor_id = $1 AND partition = $2 AND version = $3
-              AND last_processed_checkpoint = $7 AND last_processed_transaction_id = $8::xid8 AND ${fenced(9)}`,
-          [...moved, normalized(expected.global), expected.tx.toString(), ...leaseParams],
-        );
-  if (written.rowCount === 1) return { ok: true };
+  if (await storeCheckpointGroup(client, { processorId, version, instanceId, moves: [{ partition, expected, next, lease }] })) return { ok: true };
+  // Why it did not move: told apart by what is stored.
   const { rows } = await client.query<{ global: string; tx: string }>(
     `SELECT last_processed_checkpoint AS global, last_processed_transaction_id::text AS tx
        FROM emt_processors WHERE processor_id = $1 AND partition = $2 AND version = $3`,
@@ -55,7 +32,7 @@ export const storeCheckpoint = async (
   const current = rows[0];
   const unchanged =
     current === undefined ? expected === null : expected !== null && comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, expected) === 0;
-  if (leased && unchanged) return { ok: false, reason: 'LEASE_LOST' };
+  if (lease !== undefined && unchanged) return { ok: false, reason: 'LEASE_LOST' };
   if (current === undefined) return { ok: false, reason: 'MISMATCH' };
   const order = comparePositions({ tx: BigInt(current.tx), global: BigInt(current.global) }, next);
   return { ok: false, reason: order === 0 ? 'IGNORED' : order > 0 ? 'CURRENT_AHEAD' : 'MISMATCH' };
@@ -65,14 +42,14 @@ export const storeCheckpoint = async (
 export type CheckpointMove = { partition: string; expected: Position | null; next: Position; lease?: CommitLease };
 
 /**
- * The compare-and-set of `storeCheckpoint` for several partitions of one projector in one statement,
- * for batches that share a transaction. True only when every checkpoint moved; otherwise the caller
- * rolls back and commits each partition on its own, where the reason is told apart. (Two groups that
- * share a partition, which happens only while it changes hands, may deadlock: the error rolls one back
- * the same way.)
+ * The compare-and-set of `storeCheckpoint` for one or several partitions of one projector, in one
+ * statement (batches that share a transaction move all theirs at once). True only when every checkpoint
+ * moved; otherwise the caller rolls back and commits each partition on its own, where
+ * `storeCheckpoint` tells the reason apart. (Two groups that share a partition, which happens only
+ * while it changes hands, may deadlock: the error rolls one back the same way.)
  */
 export const storeCheckpointGroup = async (
-  client: pg.ClientBase,
+  client: pg.ClientBase | pg.Pool,
   options: { processorId: string; version: number; instanceId: string; moves: readonly CheckpointMove[] },
 ): Promise<boolean> => {
   const { processorId, version, instanceId, moves } = options;
