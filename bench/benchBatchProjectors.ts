@@ -1,5 +1,5 @@
 import { partitionedProjector } from 'distributary';
-import { cartsSummaryBatchProjection, cartsSummaryCollection, type ShopEvent } from '../projections/index.js';
+import { cartsSummaryBatchProjection, cartsSummaryCollection, type ShopEvent } from '../projections/index.ts';
 
 /** The same cart documents through the batch-aware projection (one read, one write per partition batch). */
 export const benchCartsSummaryBatch = partitionedProjector<ShopEvent>({

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { startLocalPostgres, type LocalServer } from '../test/support/localPostgres.js';
+import { startLocalPostgres, type LocalServer } from '../test/support/localPostgres.ts';
 
 export type BenchServer = { adminUrl: string; createDatabase(name: string, template?: string): Promise<string>; close(): Promise<void> };
 

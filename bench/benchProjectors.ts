@@ -1,5 +1,5 @@
 import { partitionedProjector } from 'distributary';
-import { cartsSummaryProjection, type ShopEvent } from '../projections/index.js';
+import { cartsSummaryProjection, type ShopEvent } from '../projections/index.ts';
 
 /** The demo's Pongo cart projection, unchanged, with hash placement sized by BENCH_WORKERS. */
 export const benchCartsSummary = partitionedProjector<ShopEvent>({

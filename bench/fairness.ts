@@ -6,10 +6,10 @@
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { migrate, projectionEngine, silentLogger } from 'distributary';
-import type { PartitionSnapshot } from '../src/core/partitionScheduler.js';
-import { benchServer } from './benchDatabase.js';
-import { watchMachineLoad } from './machineLoad.js';
-import { runSteadyLoad } from './runSteadyLoad.js';
+import type { PartitionSnapshot } from '../src/core/partitionScheduler.ts';
+import { benchServer } from './benchDatabase.ts';
+import { watchMachineLoad } from './machineLoad.ts';
+import { runSteadyLoad } from './runSteadyLoad.ts';
 
 const quietRate = Number(process.env.BENCH_QUIET_RATE ?? 300);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);

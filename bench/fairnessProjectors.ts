@@ -1,4 +1,4 @@
-import { recordingProjector } from './recordingProjector.js';
+import { recordingProjector } from './recordingProjector.ts';
 
 /** One thread (two transactions at a time; the weights run uses one), so tenants compete for it; 2 ms more per batch. */
 export const fairProjector = recordingProjector({

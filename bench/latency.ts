@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { projectionEngine, silentLogger, type ProjectionEngineOptions } from 'distributary';
-import { startLocalNats } from '../test/support/localNats.js';
-import { benchServer } from './benchDatabase.js';
-import { watchMachineLoad } from './machineLoad.js';
-import { runSteadyLoad } from './runSteadyLoad.js';
+import { startLocalNats } from '../test/support/localNats.ts';
+import { benchServer } from './benchDatabase.ts';
+import { watchMachineLoad } from './machineLoad.ts';
+import { runSteadyLoad } from './runSteadyLoad.ts';
 
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);

@@ -4,8 +4,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, nanos } from '@nats-io/transport-node';
 import { relay, silentLogger, tenantStreamNames } from 'distributary';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { startLocalNats } from '../test/support/localNats.js';
-import { benchServer } from './benchDatabase.js';
+import { startLocalNats } from '../test/support/localNats.ts';
+import { benchServer } from './benchDatabase.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 100_000);
 const tenants = Number(process.env.BENCH_TENANTS ?? 1000);

@@ -14,7 +14,7 @@ export const runSteadyLoad = (
   new Promise((resolve, reject) => {
     const script = fileURLToPath(new URL('./steadyLoad.ts', import.meta.url));
     const args = [script, connectionString, String(load.rate), String(load.seconds), String(load.tenants), load.prefix, load.tenantPrefix ?? 'tenant'];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as SteadyLoadReport) : reject(new Error(`load exited with ${code}`))));

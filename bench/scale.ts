@@ -10,9 +10,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { relay, silentLogger } from 'distributary';
-import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.js';
-import { startLocalNats } from '../test/support/localNats.js';
-import { benchServer } from './benchDatabase.js';
+import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
+import { startLocalNats } from '../test/support/localNats.ts';
+import { benchServer } from './benchDatabase.ts';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 10_000);
 const events = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -44,7 +44,7 @@ type Measured = { seconds: number; peakRssMb: number; idleCpu: number[] };
 const runEngine = async (connectionString: string, options: { transport?: object; projectors?: string; others?: number[] }): Promise<Measured> => {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./scaleEngine.ts', import.meta.url)), connectionString, new URL('./scaleProjectors.ts', import.meta.url).href, JSON.stringify({ transport: options.transport })],
+    [fileURLToPath(new URL('./scaleEngine.ts', import.meta.url)), connectionString, new URL('./scaleProjectors.ts', import.meta.url).href, JSON.stringify({ transport: options.transport })],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_PROJECTORS: options.projectors ?? '1' } },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,5 +1,5 @@
 import { partitionedProjector } from 'distributary';
-import { cartsSummaryBatchProjection, type ShopEvent } from '../projections/index.js';
+import { cartsSummaryBatchProjection, type ShopEvent } from '../projections/index.ts';
 
 // Three projectors over the same events, each keeping its own cart documents with the batch-aware projection.
 const projector = (name: string) =>

@@ -3,9 +3,9 @@
 import { getPostgreSQLEventStore, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { projectionEngine, silentLogger } from 'distributary';
-import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.js';
-import { cartsSummaryCollection, cartsSummaryProjection } from '../projections/index.js';
-import { benchServer } from './benchDatabase.js';
+import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
+import { cartsSummaryCollection, cartsSummaryProjection } from '../projections/index.ts';
+import { benchServer } from './benchDatabase.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 100_000);
 const tenants = Number(process.env.BENCH_TENANTS ?? 100);

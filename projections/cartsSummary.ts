@@ -1,6 +1,6 @@
 import { pongoSingleStreamProjection } from '@event-driven-io/emmett-postgresql';
 import { partitionedProjector, pongoBatchProjection } from 'distributary';
-import type { ShopEvent } from './shopEvents.js';
+import type { ShopEvent } from './shopEvents.ts';
 
 export type CartSummary = { tenant: string; cartId: string; status: 'open' | 'confirmed'; itemsCount: number; total: number };
 

@@ -7,6 +7,6 @@ export {
   emptyCartSummary,
   evolveCartSummary,
   type CartSummary,
-} from './cartsSummary.js';
-export { tenantSales, tenantSalesCollection, type TenantSales } from './tenantSales.js';
-export type { ShopEvent, ProductItemAdded, ShoppingCartConfirmed } from './shopEvents.js';
+} from './cartsSummary.ts';
+export { tenantSales, tenantSalesCollection, type TenantSales } from './tenantSales.ts';
+export type { ShopEvent, ProductItemAdded, ShoppingCartConfirmed } from './shopEvents.ts';

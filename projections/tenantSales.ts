@@ -1,6 +1,6 @@
 import { pongoMultiStreamProjection } from '@event-driven-io/emmett-postgresql';
 import { partitionedProjector } from 'distributary';
-import type { ShopEvent } from './shopEvents.js';
+import type { ShopEvent } from './shopEvents.ts';
 
 export type TenantSales = { tenant: string; itemsAdded: number; confirmedCarts: number; revenue: number };
 

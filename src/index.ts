@@ -1,11 +1,11 @@
-export { partitionedProjector, type PartitionedProjector, type PartitionedProjectorOptions, type Placement, type ProjectorEvent } from './projector/partitionedProjector.js';
-export { pongoBatchProjection, type PongoBatchProjectionOptions } from './projector/pongoBatchProjection.js';
-export { projectionEngine, type ProjectionEngine } from './engine/projectionEngine.js';
-export type { ProjectionEngineOptions } from './engine/options.js';
-export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './engine/status.js';
-export type { PartitionState } from './core/partitionScheduler.js';
-export { migrate } from './postgres/migrate.js';
-export { stderrLogger, silentLogger, type Logger } from './core/logger.js';
+export { partitionedProjector, type PartitionedProjector, type PartitionedProjectorOptions, type Placement, type ProjectorEvent } from './projector/partitionedProjector.ts';
+export { pongoBatchProjection, type PongoBatchProjectionOptions } from './projector/pongoBatchProjection.ts';
+export { projectionEngine, type ProjectionEngine } from './engine/projectionEngine.ts';
+export type { ProjectionEngineOptions } from './engine/options.ts';
+export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './engine/status.ts';
+export type { PartitionState } from './core/partitionScheduler.ts';
+export { migrate } from './postgres/migrate.ts';
+export { stderrLogger, silentLogger, type Logger } from './core/logger.ts';
 export {
   DistributaryError,
   ConfigurationError,
@@ -14,13 +14,13 @@ export {
   WaitTimeoutError,
   BatchTimeoutError,
   WorkerError,
-} from './core/errors.js';
-export { deadLetters, type DeadLetters } from './operations/deadLetters.js';
-export type { DeadLetterRow, DeadLetterFilter } from './postgres/listDeadLetters.js';
-export type { DeadLetterTarget } from './postgres/retryDeadLetters.js';
-export type { FailurePolicy } from './core/partitionScheduler.js';
-export { relay, tenantRegistryBucket, type Relay, type RelayStatus } from './jetstream/relay.js';
-export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.js';
-export { RelayHeaders } from './jetstream/relaySession.js';
-export { tenantToken, tenantOfToken } from './jetstream/tenantToken.js';
-export { tenantStreamNames } from './jetstream/streamNames.js';
+} from './core/errors.ts';
+export { deadLetters, type DeadLetters } from './operations/deadLetters.ts';
+export type { DeadLetterRow, DeadLetterFilter } from './postgres/listDeadLetters.ts';
+export type { DeadLetterTarget } from './postgres/retryDeadLetters.ts';
+export type { FailurePolicy } from './core/partitionScheduler.ts';
+export { relay, tenantRegistryBucket, type Relay, type RelayStatus } from './jetstream/relay.ts';
+export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.ts';
+export { RelayHeaders } from './jetstream/relaySession.ts';
+export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
+export { tenantStreamNames } from './jetstream/streamNames.ts';

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { servePGlite } from './pgliteServer.js';
+import { servePGlite } from './pgliteServer.ts';
 
 export type Database = { connectionString: string; embedded: boolean; close(): Promise<void> };
 

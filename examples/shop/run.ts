@@ -2,9 +2,9 @@
 // by distributary, then read back like an application would.
 import { pongoClient } from '@event-driven-io/pongo';
 import { projectionEngine, type EngineStatus } from 'distributary';
-import { tenantSalesCollection, cartsSummaryCollection, type CartSummary, type TenantSales } from '../../projections/index.js';
-import { openDatabase } from './embeddedPostgres.js';
-import { appendWorkload, shopWorkload } from './shopWorkload.js';
+import { tenantSalesCollection, cartsSummaryCollection, type CartSummary, type TenantSales } from '../../projections/index.ts';
+import { openDatabase } from './embeddedPostgres.ts';
+import { appendWorkload, shopWorkload } from './shopWorkload.ts';
 
 const tenants = Number(process.env.DEMO_TENANTS ?? 60);
 const eventCount = Number(process.env.DEMO_EVENTS ?? 6_000);

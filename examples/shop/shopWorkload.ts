@@ -1,5 +1,5 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import type { ShopEvent, TenantSales } from '../../projections/index.js';
+import type { ShopEvent, TenantSales } from '../../projections/index.ts';
 
 export type Workload = { carts: { stream: string; events: ShopEvent[] }[]; expected: Map<string, TenantSales>; events: number };
 

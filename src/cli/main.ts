@@ -2,17 +2,17 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { projectionEngine } from '../engine/projectionEngine.js';
-import { relay } from '../jetstream/relay.js';
-import { stderrLogger } from '../core/logger.js';
-import { discardDeadLetter } from '../postgres/discardDeadLetter.js';
-import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.js';
-import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.js';
-import { readProcessorRows } from '../postgres/readProcessorRows.js';
-import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.js';
-import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.js';
-import { SnapshotEveryMs } from '../engine/schedulerUpkeep.js';
-import { printTable } from './printTable.js';
+import { projectionEngine } from '../engine/projectionEngine.ts';
+import { relay } from '../jetstream/relay.ts';
+import { stderrLogger } from '../core/logger.ts';
+import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
+import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
+import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.ts';
+import { readProcessorRows } from '../postgres/readProcessorRows.ts';
+import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.ts';
+import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.ts';
+import { SnapshotEveryMs } from '../engine/schedulerUpkeep.ts';
+import { printTable } from './printTable.ts';
 
 const usage = `distributary — partitioned projectors for Emmett event stores
 
@@ -74,7 +74,8 @@ const connectionString = (): string => values['database-url'] ?? process.env.DAT
 
 const moduleUrl = async (path: string): Promise<string> => {
   const url = /^[a-z]+:/.test(path) ? path : pathToFileURL(resolve(path)).href;
-  if (/\.[cm]?tsx?$/.test(new URL(url).pathname)) {
+  // Node 22.18+ strips TypeScript types itself; older versions need tsx.
+  if (/\.[cm]?tsx?$/.test(new URL(url).pathname) && !process.features.typescript) {
     const { register } = await import('tsx/esm/api');
     register();
   }

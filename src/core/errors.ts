@@ -14,12 +14,14 @@ export class PartitionKeyError extends DistributaryError {}
 
 /** Another worker committed for a partition this worker believed it owned. */
 export class OwnershipLostError extends DistributaryError {
-  constructor(
-    readonly processorId: string,
-    readonly partition: string,
-    readonly reason: string,
-  ) {
+  readonly processorId: string;
+  readonly partition: string;
+  readonly reason: string;
+  constructor(processorId: string, partition: string, reason: string) {
     super(`${processorId}/${partition}: ownership lost (${reason}); another owner committed for this partition`);
+    this.processorId = processorId;
+    this.partition = partition;
+    this.reason = reason;
   }
 }
 

@@ -1,4 +1,4 @@
-import { toJson } from './toJson.js';
+import { toJson } from './toJson.ts';
 
 export type Logger = {
   info(message: string, details?: Record<string, unknown>): void;

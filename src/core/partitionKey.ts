@@ -1,4 +1,4 @@
-import { PartitionKeyError } from './errors.js';
+import { PartitionKeyError } from './errors.ts';
 
 /** Longest partition key accepted, in UTF-8 bytes. Keys become index entries, subject tokens and stream names. */
 export const MaxPartitionKeyBytes = 512;

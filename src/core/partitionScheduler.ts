@@ -1,6 +1,6 @@
-import { minHeap } from './minHeap.js';
-import { backoffDelay, type ResolvedBackoffOptions } from './backoff.js';
-import { toErrorInfo, type ErrorInfo } from './errors.js';
+import { minHeap } from './minHeap.ts';
+import { backoffDelay, type ResolvedBackoffOptions } from './backoff.ts';
+import { toErrorInfo, type ErrorInfo } from './errors.ts';
 
 /*
  * The partition runner's scheduler inside one worker thread.

@@ -1,4 +1,4 @@
-import { bucketFor } from './jumpHash.js';
+import { bucketFor } from './jumpHash.ts';
 
 export type PlacementSpec = { type: 'hash'; workers: number } | { type: 'per-partition'; maxThreads: number };
 

@@ -1,4 +1,4 @@
-import { comparePositions, type Position } from './position.js';
+import { comparePositions, type Position } from './position.ts';
 
 /*
  * Tracks, for one projector, the events routed to partitions and not yet committed, to give the

@@ -1,4 +1,4 @@
-import { hash64 } from './jumpHash.js';
+import { hash64 } from './jumpHash.ts';
 
 export type WeightedHost = { hostId: string; weight: number };
 

@@ -1,5 +1,5 @@
-import { WaitTimeoutError } from './errors.js';
-import type { Wakeable } from './wakeable.js';
+import { WaitTimeoutError } from './errors.ts';
+import type { Wakeable } from './wakeable.ts';
 
 /** Checks at most this often: `done` may look at every partition, and commits wake it thousands of times a second. */
 const MinCheckGapMs = 20;

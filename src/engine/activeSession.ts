@@ -1,22 +1,22 @@
 import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { wakeable } from '../core/wakeable.js';
-import { DistributaryError } from '../core/errors.js';
-import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { readCheckpoints } from '../postgres/readCheckpoints.js';
-import { readEventBatch } from '../postgres/readEventBatch.js';
-import { readPacer } from '../postgres/readPacer.js';
-import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
-import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.js';
-import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.js';
-import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
-import type { WakeUps } from '../postgres/wakeUps.js';
-import type { ResolvedEngineOptions } from './options.js';
-import { schedulerUpkeep } from './schedulerUpkeep.js';
-import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.js';
-import type { ProjectorStatus } from './status.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { wakeable } from '../core/wakeable.ts';
+import { DistributaryError } from '../core/errors.ts';
+import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { readCheckpoints } from '../postgres/readCheckpoints.ts';
+import { readEventBatch } from '../postgres/readEventBatch.ts';
+import { readPacer } from '../postgres/readPacer.ts';
+import { readHaltedPartitions } from '../postgres/readHaltedPartitions.ts';
+import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.ts';
+import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.ts';
+import { storeCheckpoint } from '../postgres/storeCheckpoint.ts';
+import type { WakeUps } from '../postgres/wakeUps.ts';
+import type { ResolvedEngineOptions } from './options.ts';
+import { schedulerUpkeep } from './schedulerUpkeep.ts';
+import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.ts';
+import type { ProjectorStatus } from './status.ts';
 
 /*
  * One period during which this host holds the reader lease:

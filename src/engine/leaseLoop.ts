@@ -1,6 +1,6 @@
-import { abortableSleep } from '../core/abortableSleep.js';
-import type { Logger } from '../core/logger.js';
-import type { ReaderLease } from '../postgres/readerLease.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ReaderLease } from '../postgres/readerLease.ts';
 
 /** Work done while holding a lease: runs until aborted or it fails, then is closed. */
 export type LeasedSession = {

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError } from '../core/errors.js';
-import { stderrLogger, type Logger } from '../core/logger.js';
-import { checkApp } from '../jetstream/streamNames.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { stderrLogger, type Logger } from '../core/logger.ts';
+import { checkApp } from '../jetstream/streamNames.ts';
 
 export type ProjectionEngineOptions = {
   /** PostgreSQL connection string of the Emmett event store; read models live in the same database. */

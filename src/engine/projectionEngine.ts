@@ -1,33 +1,33 @@
 import { dumbo as createDumbo, type Dumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
-import { waitFor } from '../core/waitFor.js';
-import { wakeable } from '../core/wakeable.js';
-import { ConfigurationError } from '../core/errors.js';
-import { loadProjectors } from '../projector/loadProjectors.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { initProjection } from '../postgres/initProjection.js';
-import { migrate } from '../postgres/migrate.js';
-import { readerLease, type ReaderLease } from '../postgres/readerLease.js';
-import { readLastPosition } from '../postgres/readLastPosition.js';
-import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.js';
-import { openActiveSession, type ActiveSession } from './activeSession.js';
-import { runLeaseLoop } from './leaseLoop.js';
+import { waitFor } from '../core/waitFor.ts';
+import { wakeable } from '../core/wakeable.ts';
+import { ConfigurationError } from '../core/errors.ts';
+import { loadProjectors } from '../projector/loadProjectors.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { initProjection } from '../postgres/initProjection.ts';
+import { migrate } from '../postgres/migrate.ts';
+import { readerLease, type ReaderLease } from '../postgres/readerLease.ts';
+import { readLastPosition } from '../postgres/readLastPosition.ts';
+import { wakeUps as listenForAppends, type WakeUps } from '../postgres/wakeUps.ts';
+import { openActiveSession, type ActiveSession } from './activeSession.ts';
+import { runLeaseLoop } from './leaseLoop.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.js';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { WaitTimeoutError } from '../core/errors.js';
-import { clusterMember, type ClusterMember } from '../cluster/clusterMember.js';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
-import { consumersToDrain, undrainedConsumers } from '../jetstream/drainedConsumers.js';
-import { tenantRegistryBucket } from '../jetstream/relay.js';
-import { relayProcessorId } from '../jetstream/relaySession.js';
-import { readCheckpoints } from '../postgres/readCheckpoints.js';
-import { readHaltedPartitions } from '../postgres/readHaltedPartitions.js';
-import { storePartitionWeight } from '../postgres/partitionWeights.js';
-import { snapshotRuntimes } from './schedulerUpkeep.js';
-import type { PartitionSnapshot } from '../core/partitionScheduler.js';
+import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { WaitTimeoutError } from '../core/errors.ts';
+import { clusterMember, type ClusterMember } from '../cluster/clusterMember.ts';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import { consumersToDrain, undrainedConsumers } from '../jetstream/drainedConsumers.ts';
+import { tenantRegistryBucket } from '../jetstream/relay.ts';
+import { relayProcessorId } from '../jetstream/relaySession.ts';
+import { readCheckpoints } from '../postgres/readCheckpoints.ts';
+import { readHaltedPartitions } from '../postgres/readHaltedPartitions.ts';
+import { storePartitionWeight } from '../postgres/partitionWeights.ts';
+import { snapshotRuntimes } from './schedulerUpkeep.ts';
+import type { PartitionSnapshot } from '../core/partitionScheduler.ts';
 
 /** Waits until the relay of `app` has published everything up to `target`. */
 const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutMs: number): Promise<void> => {
@@ -39,8 +39,8 @@ const waitForRelay = async (db: pg.Pool, app: string, target: Position, timeoutM
     await abortableSleep(100);
   }
 };
-import { resolveEngineOptions, type ProjectionEngineOptions } from './options.js';
-import type { EngineRole, EngineStatus } from './status.js';
+import { resolveEngineOptions, type ProjectionEngineOptions } from './options.ts';
+import type { EngineRole, EngineStatus } from './status.ts';
 
 export type CaughtUp = { stopped: { processorId: string; partition: string; state: 'halted' | 'fenced' }[] };
 

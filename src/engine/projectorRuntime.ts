@@ -1,17 +1,17 @@
 import type pg from 'pg';
-import { PartitionKeyError, toErrorInfo, type WorkerError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
-import { resolvePartitionKey } from '../core/partitionKey.js';
-import { progressTracker, type ProgressTracker } from '../core/progressTracker.js';
-import { comparePositions, isCovered, type Position } from '../core/position.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
-import { readPartitionRange } from '../postgres/readPartitionRange.js';
-import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
-import type { PartitionEvents } from '../workers/messages.js';
-import { workerPool, type WorkerPool } from '../workers/workerPool.js';
-import type { PartitionStatus, ProjectorStatus } from './status.js';
+import { PartitionKeyError, toErrorInfo, type WorkerError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.ts';
+import { resolvePartitionKey } from '../core/partitionKey.ts';
+import { progressTracker, type ProgressTracker } from '../core/progressTracker.ts';
+import { comparePositions, isCovered, type Position } from '../core/position.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import type { PositionedEvent } from '../postgres/readEventBatch.ts';
+import { readPartitionRange } from '../postgres/readPartitionRange.ts';
+import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
+import type { PartitionEvents } from '../workers/messages.ts';
+import { workerPool, type WorkerPool } from '../workers/workerPool.ts';
+import type { PartitionStatus, ProjectorStatus } from './status.ts';
 
 export type ProjectorRuntimeOptions = {
   projector: AnyPartitionedProjector;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { partitionWeightChanges } from '../postgres/partitionWeights.js';
-import { storeSchedulerSnapshots } from '../postgres/schedulerSnapshots.js';
-import type { ProjectorRuntime } from './projectorRuntime.js';
+import { partitionWeightChanges } from '../postgres/partitionWeights.ts';
+import { storeSchedulerSnapshots } from '../postgres/schedulerSnapshots.ts';
+import type { ProjectorRuntime } from './projectorRuntime.ts';
 
 /** Every thread's scheduler snapshot of the given projectors, named by projector. */
 export const snapshotRuntimes = async (runtimes: readonly ProjectorRuntime[], options?: { notable?: boolean }) =>

@@ -1,5 +1,5 @@
-import type { ErrorInfo } from '../core/errors.js';
-import type { PartitionState } from '../core/partitionScheduler.js';
+import type { ErrorInfo } from '../core/errors.ts';
+import type { PartitionState } from '../core/partitionScheduler.ts';
 
 export type PartitionStatus = {
   partition: string;

@@ -1,5 +1,5 @@
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DistributaryError } from '../core/errors.js';
+import { DistributaryError } from '../core/errors.ts';
 
 export type PublishAck = { stream: string; seq: number; duplicate: boolean };
 

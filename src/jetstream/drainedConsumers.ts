@@ -1,8 +1,8 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { limiter } from '../core/limiter.js';
-import type { TenantRegistryEntry } from './tenantStreams.js';
-import { subjectToken } from './tenantToken.js';
+import { limiter } from '../core/limiter.ts';
+import type { TenantRegistryEntry } from './tenantStreams.ts';
+import { subjectToken } from './tenantToken.ts';
 
 /** How many consumer infos are asked for at once. */
 const Parallel = 32;

@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError } from '../core/errors.js';
-import { stderrLogger, type Logger } from '../core/logger.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
-import { checkApp } from './streamNames.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { stderrLogger, type Logger } from '../core/logger.ts';
+import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
+import { checkApp } from './streamNames.ts';
 
 export type TenantStreamLimits = {
   /** Oldest message a tenant stream keeps; 0 keeps all. @default 0 */

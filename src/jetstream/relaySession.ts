@@ -1,23 +1,23 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
-import { DistributaryError, toErrorInfo } from '../core/errors.js';
-import { toJson } from '../core/toJson.js';
-import { resolvePartitionKey } from '../core/partitionKey.js';
-import { BeforeFirstPosition, type Position } from '../core/position.js';
-import type { LeasedSession } from '../engine/leaseLoop.js';
-import { readCheckpoints } from '../postgres/readCheckpoints.js';
-import { readEventBatch, type EventBatch, type PositionedEvent } from '../postgres/readEventBatch.js';
-import { readPacer } from '../postgres/readPacer.js';
-import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
-import { storeCheckpoint } from '../postgres/storeCheckpoint.js';
-import type { WakeUps } from '../postgres/wakeUps.js';
-import { activitySubject } from './streamActivity.js';
-import { asyncPublisher } from './asyncPublisher.js';
-import type { ResolvedRelayOptions } from './relayOptions.js';
-import type { TenantStreamNames } from './streamNames.js';
-import type { tenantStreams } from './tenantStreams.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import { DistributaryError, toErrorInfo } from '../core/errors.ts';
+import { toJson } from '../core/toJson.ts';
+import { resolvePartitionKey } from '../core/partitionKey.ts';
+import { BeforeFirstPosition, type Position } from '../core/position.ts';
+import type { LeasedSession } from '../engine/leaseLoop.ts';
+import { readCheckpoints } from '../postgres/readCheckpoints.ts';
+import { readEventBatch, type EventBatch, type PositionedEvent } from '../postgres/readEventBatch.ts';
+import { readPacer } from '../postgres/readPacer.ts';
+import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
+import { storeCheckpoint } from '../postgres/storeCheckpoint.ts';
+import type { WakeUps } from '../postgres/wakeUps.ts';
+import { activitySubject } from './streamActivity.ts';
+import { asyncPublisher } from './asyncPublisher.ts';
+import type { ResolvedRelayOptions } from './relayOptions.ts';
+import type { TenantStreamNames } from './streamNames.ts';
+import type { tenantStreams } from './tenantStreams.ts';
 
 /** Headers every relayed message carries; `Nats-Msg-Id` is the global position. */
 export const RelayHeaders = {

@@ -1,9 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { toErrorInfo } from '../core/errors.js';
-import type { Limiter } from '../core/limiter.js';
-import type { Logger } from '../core/logger.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { toErrorInfo } from '../core/errors.ts';
+import type { Limiter } from '../core/limiter.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Core NATS subject on which the relay names the streams it just stored messages in. */
 export const activitySubject = (app: string): string => `${app}.activity`;

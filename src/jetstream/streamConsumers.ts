@@ -2,22 +2,22 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerCon
 import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
-import { toErrorInfo } from '../core/errors.js';
-import type { Limiter } from '../core/limiter.js';
-import type { Logger } from '../core/logger.js';
-import { BeforeFirstPosition, type Position } from '../core/position.js';
-import { wakeable } from '../core/wakeable.js';
-import type { ProjectorRuntime } from '../engine/projectorRuntime.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
-import { readPartitionRange } from '../postgres/readPartitionRange.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
-import { RelayHeaders } from './relaySession.js';
-import type { TenantRegistryEntry } from './tenantStreams.js';
-import type { StreamActivity } from './streamActivity.js';
-import { subjectToken } from './tenantToken.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import { toErrorInfo } from '../core/errors.ts';
+import type { Limiter } from '../core/limiter.ts';
+import type { Logger } from '../core/logger.ts';
+import { BeforeFirstPosition, type Position } from '../core/position.ts';
+import { wakeable } from '../core/wakeable.ts';
+import type { ProjectorRuntime } from '../engine/projectorRuntime.ts';
+import type { PositionedEvent } from '../postgres/readEventBatch.ts';
+import { readPartitionRange } from '../postgres/readPartitionRange.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.ts';
+import { RelayHeaders } from './relaySession.ts';
+import type { TenantRegistryEntry } from './tenantStreams.ts';
+import type { StreamActivity } from './streamActivity.ts';
+import { subjectToken } from './tenantToken.ts';
 
 /** How often the whole registry is listed, for tenants the watch missed (also after every reconnect). */
 const RegistryListingMs = 30_000;

@@ -1,5 +1,5 @@
-import { ConfigurationError } from '../core/errors.js';
-import { subjectToken, tenantToken } from './tenantToken.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { subjectToken, tenantToken } from './tenantToken.ts';
 
 export type TenantStreamNames = { token: string; stream: string; subjects: string; subject(eventType: string): string };
 

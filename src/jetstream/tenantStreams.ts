@@ -1,8 +1,8 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
-import type { ResolvedRelayOptions } from './relayOptions.js';
-import { tenantStreamNames, type TenantStreamNames } from './streamNames.js';
+import type { ResolvedRelayOptions } from './relayOptions.ts';
+import { tenantStreamNames, type TenantStreamNames } from './streamNames.ts';
 
 export type TenantRegistryEntry = { tenant: string; stream: string; subjects: string; createdAt: string };
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { discardDeadLetter } from '../postgres/discardDeadLetter.js';
-import { listDeadLetters, type DeadLetterFilter, type DeadLetterRow } from '../postgres/listDeadLetters.js';
-import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.js';
+import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
+import { listDeadLetters, type DeadLetterFilter, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
+import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.ts';
 
 export type DeadLetters = {
   list(filter?: DeadLetterFilter): Promise<DeadLetterRow[]>;

@@ -1,11 +1,11 @@
 import { transactionToPostgreSQLProjectionHandlerContext, type PostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
-import { BatchTimeoutError } from '../core/errors.js';
-import { isCovered, type Position } from '../core/position.js';
-import type { CommitOutcome } from '../core/partitionScheduler.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import type { PositionedEvent } from './readEventBatch.js';
-import { storeCheckpoint, storeCheckpointGroup, type CommitLease } from './storeCheckpoint.js';
+import { BatchTimeoutError } from '../core/errors.ts';
+import { isCovered, type Position } from '../core/position.ts';
+import type { CommitOutcome } from '../core/partitionScheduler.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import type { PositionedEvent } from './readEventBatch.ts';
+import { storeCheckpoint, storeCheckpointGroup, type CommitLease } from './storeCheckpoint.ts';
 
 export type PartitionTransaction = {
   pool: Dumbo;

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { DistributaryError } from '../core/errors.js';
-import { comparePositions, type Position } from '../core/position.js';
-import { readCheckpoints } from './readCheckpoints.js';
-import { storeCheckpoint } from './storeCheckpoint.js';
+import { DistributaryError } from '../core/errors.ts';
+import { comparePositions, type Position } from '../core/position.ts';
+import { readCheckpoints } from './readCheckpoints.ts';
+import { storeCheckpoint } from './storeCheckpoint.ts';
 
 /**
  * Gives up on a dead letter, with a reason. A partition halted in front of it moves its checkpoint

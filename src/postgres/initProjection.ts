@@ -1,7 +1,7 @@
 import type { Dumbo } from '@event-driven-io/dumbo';
 import { transactionToPostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { MigrationLockId } from './migrate.js';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { MigrationLockId } from './migrate.ts';
 
 /**
  * Runs a projection's own `init` (Pongo collections create their tables, Emmett registers the

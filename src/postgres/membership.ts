@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { WeightedHost } from '../core/rendezvous.js';
+import type { WeightedHost } from '../core/rendezvous.ts';
 
 /** Hosts of a group in `distributary_hosts`: a heartbeat keeps a host in, silence past the timeout leaves it out. */
 export const membership = (db: pg.Pool, options: { group: string; hostId: string; weight: number; timeoutMs: number }) => ({

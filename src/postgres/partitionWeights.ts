@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ConfigurationError } from '../core/errors.js';
+import { ConfigurationError } from '../core/errors.ts';
 
 export type PartitionWeight = { processorId: string; partition: string; weight: number };
 

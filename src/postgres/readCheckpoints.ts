@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Position } from '../core/position.js';
+import type { Position } from '../core/position.ts';
 
 /** The stored checkpoints of one processor (of the given partitions only, when named), by partition key. */
 export const readCheckpoints = async (

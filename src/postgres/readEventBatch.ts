@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Position } from '../core/position.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
+import type { Position } from '../core/position.ts';
+import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
 
 export type PositionedEvent = { position: Position; event: ProjectorEvent };
 export type EventBatch = {

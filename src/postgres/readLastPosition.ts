@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BeforeFirstPosition, type Position } from '../core/position.js';
+import { BeforeFirstPosition, type Position } from '../core/position.ts';
 
 /** The last committed event in delivery order, or the start when the store is empty. */
 export const readLastPosition = async (db: pg.Pool): Promise<Position> => {

@@ -1,6 +1,6 @@
-import type { Wakeable } from '../core/wakeable.js';
-import type { EventBatch } from './readEventBatch.js';
-import type { WakeUps } from './wakeUps.js';
+import type { Wakeable } from '../core/wakeable.ts';
+import type { EventBatch } from './readEventBatch.ts';
+import type { WakeUps } from './wakeUps.ts';
 
 /**
  * How soon to look again when committed events wait behind an older open transaction, unless an append

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { resolvePartitionKey } from '../core/partitionKey.js';
-import { comparePositions, type Position } from '../core/position.js';
-import type { ProjectorEvent } from '../projector/partitionedProjector.js';
-import { readEventBatch, type PositionedEvent } from './readEventBatch.js';
+import { resolvePartitionKey } from '../core/partitionKey.ts';
+import { comparePositions, type Position } from '../core/position.ts';
+import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
+import { readEventBatch, type PositionedEvent } from './readEventBatch.ts';
 
 /** One of the partition's events, with the position read just before it (what a mark may rest on). */
 export type RangeEvent = PositionedEvent & { previous: Position };

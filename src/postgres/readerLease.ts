@@ -1,6 +1,6 @@
 import { callReleaseProcessorLock, callTryAcquireProcessorLock } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
-import { hash64 } from '../core/jumpHash.js';
+import { hash64 } from '../core/jumpHash.ts';
 
 export type ReaderLease = {
   /** Takes the lease, or renews it when this host holds it. False while another live host holds it. */

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { ErrorInfo } from '../core/errors.js';
-import { toJson } from '../core/toJson.js';
-import type { FailurePolicy } from '../core/partitionScheduler.js';
-import type { PositionedEvent } from './readEventBatch.js';
+import type { ErrorInfo } from '../core/errors.ts';
+import { toJson } from '../core/toJson.ts';
+import type { FailurePolicy } from '../core/partitionScheduler.ts';
+import type { PositionedEvent } from './readEventBatch.ts';
 
 /** Channel notified when an operator retries or discards a dead letter, so engines act at once. */
 export const DeadLettersChannel = 'distributary_dead_letters';

@@ -1,9 +1,9 @@
 import type { Dumbo } from '@event-driven-io/dumbo';
 import { transactionToPostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type pg from 'pg';
-import { toErrorInfo } from '../core/errors.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.js';
+import { toErrorInfo } from '../core/errors.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.ts';
 
 /**
  * Applies skipped dead letters an operator asked to retry. Their partitions' checkpoints are already

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PartitionSnapshot } from '../core/partitionScheduler.js';
+import type { PartitionSnapshot } from '../core/partitionScheduler.ts';
 
 export type ThreadSnapshot = { hostId: string; processorId: string; thread: number; takenAt: Date; partitions: PartitionSnapshot[] };
 

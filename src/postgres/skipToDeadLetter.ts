@@ -1,9 +1,9 @@
-import type { ErrorInfo } from '../core/errors.js';
-import type { CommitOutcome } from '../core/partitionScheduler.js';
-import type { Position } from '../core/position.js';
-import { inPartitionTransaction, type PartitionTransaction } from './applyPartitionBatch.js';
-import type { PositionedEvent } from './readEventBatch.js';
-import { recordDeadLetter } from './recordDeadLetter.js';
+import type { ErrorInfo } from '../core/errors.ts';
+import type { CommitOutcome } from '../core/partitionScheduler.ts';
+import type { Position } from '../core/position.ts';
+import { inPartitionTransaction, type PartitionTransaction } from './applyPartitionBatch.ts';
+import type { PositionedEvent } from './readEventBatch.ts';
+import { recordDeadLetter } from './recordDeadLetter.ts';
 
 /** Moves the checkpoint past one event and records it as a dead letter, in the same fenced transaction. */
 export const skipToDeadLetter = async (

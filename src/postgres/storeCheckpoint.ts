@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { comparePositions, type Position } from '../core/position.js';
+import { comparePositions, type Position } from '../core/position.ts';
 
 export type StoreCheckpointResult = { ok: true } | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' | 'LEASE_LOST' };
 

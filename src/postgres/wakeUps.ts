@@ -1,9 +1,9 @@
 import pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.js';
-import { wakeable } from '../core/wakeable.js';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.js';
-import type { Logger } from '../core/logger.js';
-import { MessagesAppendedChannel } from './migrate.js';
+import { abortableSleep } from '../core/abortableSleep.ts';
+import { wakeable } from '../core/wakeable.ts';
+import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import type { Logger } from '../core/logger.ts';
+import { MessagesAppendedChannel } from './migrate.ts';
 
 export type WakeUps = {
   /** Increases with every notification; take it before reading so nothing between read and wait is missed. */

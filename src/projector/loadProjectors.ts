@@ -1,5 +1,5 @@
-import { ConfigurationError } from '../core/errors.js';
-import { isPartitionedProjector, type AnyPartitionedProjector } from './partitionedProjector.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { isPartitionedProjector, type AnyPartitionedProjector } from './partitionedProjector.ts';
 
 /**
  * Imports a module and collects every partitioned projector it exports, directly or in arrays.

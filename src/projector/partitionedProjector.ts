@@ -1,8 +1,8 @@
 import type { Event, ReadEvent } from '@event-driven-io/emmett';
 import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
-import { ConfigurationError } from '../core/errors.js';
-import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.js';
-import type { FailurePolicy } from '../core/partitionScheduler.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.ts';
+import type { FailurePolicy } from '../core/partitionScheduler.ts';
 
 /** How a projector's partitions map onto worker threads of one host. */
 export type Placement =

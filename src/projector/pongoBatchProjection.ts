@@ -1,8 +1,8 @@
 import { deepEquals, type Event, type ReadEvent } from '@event-driven-io/emmett';
 import { postgreSQLProjection, type PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import { ConfigurationError } from '../core/errors.js';
-import { toJson } from '../core/toJson.js';
+import { ConfigurationError } from '../core/errors.ts';
+import { toJson } from '../core/toJson.ts';
 
 type Document = Record<string, unknown>;
 

@@ -1,4 +1,4 @@
-import type { ProjectorEvent } from './partitionedProjector.js';
+import type { ProjectorEvent } from './partitionedProjector.ts';
 
 export type StoredEvent = { type: string; data: ProjectorEvent['data']; metadata: Record<string, unknown> };
 

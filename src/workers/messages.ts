@@ -1,7 +1,7 @@
-import type { ErrorInfo } from '../core/errors.js';
-import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
-import type { Position } from '../core/position.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
+import type { ErrorInfo } from '../core/errors.ts';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.ts';
+import type { Position } from '../core/position.ts';
+import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 
 /** What a worker thread is started with. */
 export type WorkerData = {

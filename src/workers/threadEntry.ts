@@ -1,16 +1,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { dumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
-import { toErrorInfo, WorkerError } from '../core/errors.js';
-import { partitionScheduler, type PartitionReport } from '../core/partitionScheduler.js';
-import type { Position } from '../core/position.js';
-import { loadProjectors } from '../projector/loadProjectors.js';
-import { applyPartitionBatch, applyPartitionGroup, type PartitionTransaction } from '../postgres/applyPartitionBatch.js';
-import { isTransientError } from '../postgres/isTransientError.js';
-import type { PositionedEvent } from '../postgres/readEventBatch.js';
-import { recordDeadLetter } from '../postgres/recordDeadLetter.js';
-import { skipToDeadLetter } from '../postgres/skipToDeadLetter.js';
-import type { FromWorker, ToWorker, WorkerData } from './messages.js';
+import { toErrorInfo, WorkerError } from '../core/errors.ts';
+import { partitionScheduler, type PartitionReport } from '../core/partitionScheduler.ts';
+import type { Position } from '../core/position.ts';
+import { loadProjectors } from '../projector/loadProjectors.ts';
+import { applyPartitionBatch, applyPartitionGroup, type PartitionTransaction } from '../postgres/applyPartitionBatch.ts';
+import { isTransientError } from '../postgres/isTransientError.ts';
+import type { PositionedEvent } from '../postgres/readEventBatch.ts';
+import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
+import { skipToDeadLetter } from '../postgres/skipToDeadLetter.ts';
+import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 
 const port = parentPort;
 if (port === null) throw new WorkerError('threadEntry must run in a worker thread');

@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { WorkerError, type ErrorInfo } from '../core/errors.js';
-import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.js';
-import type { Position } from '../core/position.js';
-import { placementRouter } from '../core/placementRouter.js';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.js';
-import type { FromWorker, PartitionEvents, ToWorker, WorkerData } from './messages.js';
+import { WorkerError, type ErrorInfo } from '../core/errors.ts';
+import type { PartitionReport, PartitionSnapshot } from '../core/partitionScheduler.ts';
+import type { Position } from '../core/position.ts';
+import { placementRouter } from '../core/placementRouter.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import type { FromWorker, PartitionEvents, ToWorker, WorkerData } from './messages.ts';
 
 const sourceExtension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 const bootstrapUrl = new URL('./threadBootstrap.mjs', import.meta.url);

@@ -3,19 +3,19 @@
 // how long the chaos lasts (`npm run chaos` runs a longer round).
 import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { comparePositions } from '../../src/core/position.js';
-import { consumersToDrain, undrainedConsumers } from '../../src/jetstream/drainedConsumers.js';
-import { tenantRegistryBucket } from '../../src/jetstream/relay.js';
-import { relayProcessorId } from '../../src/jetstream/relaySession.js';
-import { readCheckpoints } from '../../src/postgres/readCheckpoints.js';
-import { readLastPosition } from '../../src/postgres/readLastPosition.js';
+import { comparePositions } from '../../src/core/position.ts';
+import { consumersToDrain, undrainedConsumers } from '../../src/jetstream/drainedConsumers.ts';
+import { tenantRegistryBucket } from '../../src/jetstream/relay.ts';
+import { relayProcessorId } from '../../src/jetstream/relaySession.ts';
+import { readCheckpoints } from '../../src/postgres/readCheckpoints.ts';
+import { readLastPosition } from '../../src/postgres/readLastPosition.ts';
 import { Kvm } from '@nats-io/kv';
-import { killChildren, startChildEngine, startChildRelay, type ChildEngine } from '../support/childEngine.js';
-import { useTestDatabase } from '../support/database.js';
-import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
-import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { killChildren, startChildEngine, startChildRelay, type ChildEngine } from '../support/childEngine.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { connectNats, natsUrl, uniqueApp } from '../support/nats.ts';
+import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const ChaosSeconds = Number(process.env.CHAOS_SECONDS ?? 30);
 const LeaseMs = 3000;

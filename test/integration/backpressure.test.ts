@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { projectionEngine, silentLogger, type ProjectionEngine } from '../../src/index.js';
-import type { ItemAdded } from '../support/projections/ledger.js';
-import { useTestDatabase } from '../support/database.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, foldFromStore, readModelTotals, type Totals } from '../support/workload.js';
+import { projectionEngine, silentLogger, type ProjectionEngine } from '../../src/index.ts';
+import type { ItemAdded } from '../support/projections/ledger.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/slowLedger.ts', import.meta.url);
 const Cap = 50;

@@ -1,9 +1,9 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger } from '../../src/index.js';
-import { runCli } from '../support/cli.js';
-import { useTestDatabase } from '../support/database.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { projectionEngine, silentLogger } from '../../src/index.ts';
+import { runCli } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/rawKeyLedger.ts', import.meta.url);
 

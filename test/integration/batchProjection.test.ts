@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, pongoBatchProjection, silentLogger } from '../../src/index.js';
-import { appendWorkload, shopWorkload } from '../../examples/shop/shopWorkload.js';
-import { useTestDatabase } from '../support/database.js';
+import { projectionEngine, pongoBatchProjection, silentLogger } from '../../src/index.ts';
+import { appendWorkload, shopWorkload } from '../../examples/shop/shopWorkload.ts';
+import { useTestDatabase } from '../support/database.ts';
 
 const projectors = new URL('../support/projections/documents.ts', import.meta.url);
 

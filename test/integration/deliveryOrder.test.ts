@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { migrate, projectionEngine, silentLogger } from '../../src/index.js';
-import { useTestDatabase } from '../support/database.js';
-import { waitUntil } from '../support/waitUntil.js';
+import { migrate, projectionEngine, silentLogger } from '../../src/index.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 

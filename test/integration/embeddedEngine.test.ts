@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger } from '../../src/index.js';
-import { useTestDatabase } from '../support/database.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { projectionEngine, silentLogger } from '../../src/index.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectorsUrl = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
 

@@ -1,10 +1,10 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { deadLetters, projectionEngine, silentLogger } from '../../src/index.js';
-import { runCli } from '../support/cli.js';
-import { useTestDatabase } from '../support/database.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.js';
+import { deadLetters, projectionEngine, silentLogger } from '../../src/index.ts';
+import { runCli } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/policyLedgers.ts', import.meta.url);
 const tenants = 100;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { deadLetters, projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.js';
-import { runCli } from '../support/cli.js';
-import { useTestDatabase } from '../support/database.js';
-import { natsUrl, uniqueApp } from '../support/nats.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { deadLetters, projectionEngine, relay, silentLogger, type ProjectionEngine } from '../../src/index.ts';
+import { runCli } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { natsUrl, uniqueApp } from '../support/nats.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { databaseNow, fencingViolations, handOversAfter, overlappingLeases } from '../support/ownershipAudit.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 const LeaseMs = 3000;

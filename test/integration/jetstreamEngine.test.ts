@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { projectionEngine, relay, silentLogger, tenantStreamNames } from '../../src/index.js';
-import { SleepAfterMs } from '../../src/jetstream/streamConsumers.js';
-import { useTestDatabase } from '../support/database.js';
-import { startLocalNats } from '../support/localNats.js';
-import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { projectionEngine, relay, silentLogger, tenantStreamNames } from '../../src/index.ts';
+import { SleepAfterMs } from '../../src/jetstream/streamConsumers.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { startLocalNats } from '../support/localNats.ts';
+import { connectNats, natsUrl, uniqueApp } from '../support/nats.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projection = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
 

@@ -1,8 +1,8 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger } from '../../src/index.js';
-import { useTestDatabase } from '../support/database.js';
-import { waitUntil } from '../support/waitUntil.js';
+import { projectionEngine, silentLogger } from '../../src/index.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 

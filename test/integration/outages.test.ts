@@ -1,10 +1,10 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { deadLetters, projectionEngine, silentLogger } from '../../src/index.js';
-import { useTestDatabase } from '../support/database.js';
-import { restartPostgres } from '../support/restartPostgres.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { deadLetters, projectionEngine, silentLogger } from '../../src/index.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { restartPostgres } from '../support/restartPostgres.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projection = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
 const applied = async (db: import('pg').Pool, projector: string): Promise<number> =>

@@ -1,18 +1,18 @@
 import { dumbo } from '@event-driven-io/dumbo';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { migrate, projectionEngine, silentLogger } from '../../src/index.js';
-import { applyPartitionBatch, applyPartitionGroup } from '../../src/postgres/applyPartitionBatch.js';
-import { initProjection } from '../../src/postgres/initProjection.js';
-import { readEventBatch } from '../../src/postgres/readEventBatch.js';
-import { BeforeFirstPosition } from '../../src/core/position.js';
-import { startChildEngine } from '../support/childEngine.js';
-import { useTestDatabase } from '../support/database.js';
-import { hashLedger } from '../support/projections/hashLedger.js';
-import type { ItemAdded } from '../support/projections/ledger.js';
-import type { ProjectorEvent } from '../../src/index.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { migrate, projectionEngine, silentLogger } from '../../src/index.ts';
+import { applyPartitionBatch, applyPartitionGroup } from '../../src/postgres/applyPartitionBatch.ts';
+import { initProjection } from '../../src/postgres/initProjection.ts';
+import { readEventBatch } from '../../src/postgres/readEventBatch.ts';
+import { BeforeFirstPosition } from '../../src/core/position.ts';
+import { startChildEngine } from '../support/childEngine.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { hashLedger } from '../support/projections/hashLedger.ts';
+import type { ItemAdded } from '../support/projections/ledger.ts';
+import type { ProjectorEvent } from '../../src/index.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 

@@ -5,13 +5,13 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetters, relay, silentLogger, tenantRegistryBucket, tenantStreamNames } from '../../src/index.js';
-import { startChildRelay } from '../support/childEngine.js';
-import { useTestDatabase } from '../support/database.js';
-import { startLocalNats } from '../support/localNats.js';
-import { connectNats, natsUrl, readTenantStream, uniqueApp } from '../support/nats.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents } from '../support/workload.js';
+import { deadLetters, relay, silentLogger, tenantRegistryBucket, tenantStreamNames } from '../../src/index.ts';
+import { startChildRelay } from '../support/childEngine.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { startLocalNats } from '../support/localNats.ts';
+import { connectNats, natsUrl, readTenantStream, uniqueApp } from '../support/nats.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents } from '../support/workload.ts';
 
 describe('relay', () => {
   const database = useTestDatabase();
@@ -116,7 +116,7 @@ describe('relay', () => {
   it('runs from the command line until it is told to stop', async () => {
     const app = uniqueApp();
     await appendLedgerEvents(database.connectionString, { tenants: 3, carts: 3, events: 30, seed: 53, tenantName: (i) => `cli-${i}` });
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'relay', '--app', app,
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)), 'relay', '--app', app,
       '--nats', natsUrl(), '--database-url', database.connectionString], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const jsm = await jetstreamManager(nc);

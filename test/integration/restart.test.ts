@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger } from '../../src/index.js';
-import { startChildEngine } from '../support/childEngine.js';
-import { useTestDatabase } from '../support/database.js';
-import { waitUntil } from '../support/waitUntil.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { projectionEngine, silentLogger } from '../../src/index.ts';
+import { startChildEngine } from '../support/childEngine.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 const auditCount = async (db: pg.Pool): Promise<number> =>

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { projectionEngine, relay, silentLogger, tenantStreamNames, type RelayOptions } from '../../src/index.js';
-import { consumerConfig } from '../../src/jetstream/streamConsumers.js';
-import { relayProcessorId } from '../../src/jetstream/relaySession.js';
-import { tenantRegistryBucket } from '../../src/jetstream/relay.js';
-import { useTestDatabase } from '../support/database.js';
-import { connectNats, natsUrl, uniqueApp } from '../support/nats.js';
-import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.js';
+import { projectionEngine, relay, silentLogger, tenantStreamNames, type RelayOptions } from '../../src/index.ts';
+import { consumerConfig } from '../../src/jetstream/streamConsumers.ts';
+import { relayProcessorId } from '../../src/jetstream/relaySession.ts';
+import { tenantRegistryBucket } from '../../src/jetstream/relay.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { connectNats, natsUrl, uniqueApp } from '../support/nats.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 

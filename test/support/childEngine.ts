@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProjectionEngineOptions } from '../../src/index.js';
+import type { ProjectionEngineOptions } from '../../src/index.ts';
 
 export type ChildEngine = { process: ChildProcess; active: Promise<void>; exited: Promise<number | null> };
 
@@ -15,7 +15,7 @@ process.once('exit', killChildren);
 
 /** Starts a support script in a child process; `active` resolves when it prints `active` (it holds its lease). */
 const startChild = (script: string, args: string[]): ChildEngine => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const active = new Promise<void>((resolve, reject) => {

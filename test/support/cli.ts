@@ -5,4 +5,4 @@ const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Runs the `distributary` command against a database and returns what it printed. */
 export const runCli = (connectionString: string, ...args: string[]): string =>
-  execFileSync(process.execPath, ['--import', 'tsx', main, ...args, '--database-url', connectionString], { encoding: 'utf8' });
+  execFileSync(process.execPath, [main, ...args, '--database-url', connectionString], { encoding: 'utf8' });

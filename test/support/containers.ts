@@ -1,5 +1,5 @@
 import { GenericContainer, Wait, getContainerRuntimeClient } from 'testcontainers';
-import type { LocalServer } from './localPostgres.js';
+import type { LocalServer } from './localPostgres.ts';
 
 /** True when a Docker (or compatible) engine answers within a few seconds. */
 export const dockerAnswers = async (): Promise<boolean> => {

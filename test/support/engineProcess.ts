@@ -1,5 +1,5 @@
 // Runs one engine in its own process for tests that kill it: prints `active` once it holds the lease.
-import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from '../../src/index.js';
+import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from '../../src/index.ts';
 
 // A test that died without stopping this process must not leave it running: follow the parent.
 const parent = process.ppid;

@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
-import { dockerAnswers, startNatsContainer, startPostgresContainer } from './containers.js';
-import { natsServerAvailable, startLocalNats } from './localNats.js';
-import { startLocalPostgres, type LocalServer, type PostgresControl } from './localPostgres.js';
+import { dockerAnswers, startNatsContainer, startPostgresContainer } from './containers.ts';
+import { natsServerAvailable, startLocalNats } from './localNats.ts';
+import { startLocalPostgres, type LocalServer, type PostgresControl } from './localPostgres.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,9 +2,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './freePort.js';
-import type { LocalServer } from './localPostgres.js';
-import { waitForPort } from './waitForPort.js';
+import { freePort } from './freePort.ts';
+import type { LocalServer } from './localPostgres.ts';
+import { waitForPort } from './waitForPort.ts';
 
 export const natsServerAvailable = (): boolean => {
   try {

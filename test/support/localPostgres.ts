@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './freePort.js';
-import { waitForPort } from './waitForPort.js';
+import { freePort } from './freePort.ts';
+import { waitForPort } from './waitForPort.ts';
 
 /** What a test needs to restart a PostgreSQL server this suite started itself. */
 export type PostgresControl = { pgCtl: string; dataDir: string; port: number; socketDir: string; uid?: number; gid?: number };

@@ -1,5 +1,5 @@
 // Runs one relay in its own process for tests that kill it: prints `active` once it holds the lease.
-import { relay, silentLogger } from '../../src/index.js';
+import { relay, silentLogger } from '../../src/index.ts';
 
 // A test that died without stopping this process must not leave it running: follow the parent.
 const parent = process.ppid;

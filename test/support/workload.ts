@@ -1,6 +1,6 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import type { ItemAdded } from './projections/ledger.js';
+import type { ItemAdded } from './projections/ledger.ts';
 
 export type AppendOptions = {
   tenants: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketFor, hash64, jumpHash } from '../../src/core/jumpHash.js';
+import { bucketFor, hash64, jumpHash } from '../../src/core/jumpHash.ts';
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `tenant-${i}`);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limiter } from '../../src/core/limiter.js';
+import { limiter } from '../../src/core/limiter.ts';
 
 describe('limiter', () => {
   it('runs at most its limit at once, the rest in order, and frees a slot when a task fails', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MaxPartitionKeyBytes, resolvePartitionKey } from '../../src/core/partitionKey.js';
+import { MaxPartitionKeyBytes, resolvePartitionKey } from '../../src/core/partitionKey.ts';
 
 const byTenant = (event: { tenant?: unknown }) => event.tenant;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { partitionScheduler, SlowTransactionMs, type CommitOutcome, type FailurePolicy, type PartitionReport } from '../../src/core/partitionScheduler.js';
+import { partitionScheduler, SlowTransactionMs, type CommitOutcome, type FailurePolicy, type PartitionReport } from '../../src/core/partitionScheduler.ts';
 
 type Ev = { position: bigint; bad?: boolean };
 const backoff = { initialMs: 1, maxMs: 2, jitter: 0 };

@@ -1,6 +1,6 @@
 import { postgreSQLRawSQLProjection } from '@event-driven-io/emmett-postgresql';
 import { describe, expect, it } from 'vitest';
-import { partitionedProjector, type PartitionedProjectorOptions } from '../../src/index.js';
+import { partitionedProjector, type PartitionedProjectorOptions } from '../../src/index.ts';
 
 const projection = postgreSQLRawSQLProjection({ name: 'noop', canHandle: ['A'], evolve: () => [] });
 const base: PartitionedProjectorOptions = { processorId: 'p', projection, partitionBy: (e) => String(e.metadata.streamName) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { comparePositions, isCovered, type Position } from '../../src/core/position.js';
-import { progressTracker } from '../../src/core/progressTracker.js';
+import { comparePositions, isCovered, type Position } from '../../src/core/position.ts';
+import { progressTracker } from '../../src/core/progressTracker.ts';
 
 const at = (tx: number, global: number): Position => ({ tx: BigInt(tx), global: BigInt(global) });
 

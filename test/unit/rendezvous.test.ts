@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rendezvousOwner, type WeightedHost } from '../../src/core/rendezvous.js';
+import { rendezvousOwner, type WeightedHost } from '../../src/core/rendezvous.ts';
 
 const keys = Array.from({ length: 10_000 }, (_, i) => `ledger\u0000tenant-${i}`);
 const hosts = (n: number): WeightedHost[] => Array.from({ length: n }, (_, i) => ({ hostId: `host-${i}`, weight: 1 }));

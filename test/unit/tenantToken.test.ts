@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MaxTokenLength, subjectToken, tenantOfToken, tenantToken } from '../../src/jetstream/tenantToken.js';
+import { MaxTokenLength, subjectToken, tenantOfToken, tenantToken } from '../../src/jetstream/tenantToken.ts';
 
 const tricky = [
   'tenant-1', 'Tenant-1', 'tenant_1', 'tenant.1', 'tenant*1', 'tenant>1', 'tenant 1', 'tenant\t1', 'tenant/1', 'tenant\\1',

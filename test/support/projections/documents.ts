@@ -1,6 +1,6 @@
 import { pongoSingleStreamProjection } from '@event-driven-io/emmett-postgresql';
-import { partitionedProjector, pongoBatchProjection, type PartitionedProjectorOptions } from '../../../src/index.js';
-import { cartsSummaryBatchProjection, cartsSummaryProjection, cartSummaryId, emptyCartSummary, evolveCartSummary, type CartSummary, type ShopEvent } from '../../../projections/index.js';
+import { partitionedProjector, pongoBatchProjection, type PartitionedProjectorOptions } from '../../../src/index.ts';
+import { cartsSummaryBatchProjection, cartsSummaryProjection, cartSummaryId, emptyCartSummary, evolveCartSummary, type CartSummary, type ShopEvent } from '../../../projections/index.ts';
 
 /** Carts that are still open: a confirmed cart's document is deleted (evolve returns null). */
 const openCart = (summary: CartSummary, event: ShopEvent): CartSummary | null => (event.type === 'ShoppingCartConfirmed' ? null : evolveCartSummary(summary, event));

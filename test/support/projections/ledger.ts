@@ -1,7 +1,7 @@
 import { postgreSQLProjection } from '@event-driven-io/emmett-postgresql';
 import type { Event } from '@event-driven-io/emmett';
 import pg from 'pg';
-import type { ProjectorEvent } from '../../../src/index.js';
+import type { ProjectorEvent } from '../../../src/index.ts';
 
 /** Records the crash outside the transaction (which dies with the thread); true only the first time. */
 const firstCrash = async (connectionString: string, projector: string, position: string): Promise<boolean> => {

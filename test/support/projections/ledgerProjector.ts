@@ -1,5 +1,5 @@
-import { partitionedProjector, type FailurePolicy, type Placement } from '../../../src/index.js';
-import { ledgerProjection, type ItemAdded } from './ledger.js';
+import { partitionedProjector, type FailurePolicy, type Placement } from '../../../src/index.ts';
+import { ledgerProjection, type ItemAdded } from './ledger.ts';
 
 export type LedgerProjectorOptions = { placement: Placement; batchSize: number; retries?: number; then?: FailurePolicy; batchTimeoutMs?: number };
 

@@ -1,3 +1,3 @@
-import { ledgerProjector } from './ledgerProjector.js';
+import { ledgerProjector } from './ledgerProjector.ts';
 
 export const perPartitionLedger = ledgerProjector('ledger-per-partition', { placement: { type: 'per-partition', maxThreads: 6 }, batchSize: 20 });

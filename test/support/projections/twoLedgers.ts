@@ -1,2 +1,2 @@
-export { hashLedger } from './hashLedger.js';
-export { perPartitionLedger } from './perPartitionLedger.js';
+export { hashLedger } from './hashLedger.ts';
+export { perPartitionLedger } from './perPartitionLedger.ts';
