@@ -9,7 +9,7 @@ import { relay, silentLogger } from 'distributary';
 import { rendezvousOwner } from '../src/core/rendezvous.ts';
 import { consumersToDrain, undrainedConsumers } from '../src/jetstream/drainedConsumers.ts';
 import { tenantRegistryBucket } from '../src/jetstream/relay.ts';
-import { leaseKey } from '../src/postgres/partitionLeases.ts';
+import { partitionIdentity } from '../src/core/partitionIdentity.ts';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { startChildEngine, type ChildEngine } from '../test/support/childEngine.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
@@ -91,7 +91,7 @@ try {
   );
   /** Milliseconds until every partition is held, unexpired, by its rendezvous owner over `live`. */
   const settle = async (live: string[], since: number): Promise<number> => {
-    const expected = new Map(partitions.map((partition) => [partition, rendezvousOwner(leaseKey(projectorId, partition), live.map((hostId) => ({ hostId, weight: 1 })))]));
+    const expected = new Map(partitions.map((partition) => [partition, rendezvousOwner(partitionIdentity(projectorId, partition), live.map((hostId) => ({ hostId, weight: 1 })))]));
     await until(
       async () => {
         const { rows } = await db.query<{ partition: string; owner: string }>(

@@ -2,7 +2,7 @@ export { partitionedProjector, type PartitionedProjector, type PartitionedProjec
 export { pongoBatchProjection, type PongoBatchProjectionOptions } from './projector/pongoBatchProjection.ts';
 export { projectionEngine, type ProjectionEngine } from './engine/projectionEngine.ts';
 export type { ProjectionEngineOptions } from './engine/options.ts';
-export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './engine/status.ts';
+export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './router/status.ts';
 export type { PartitionState } from './core/partitionScheduler.ts';
 export { migrate } from './postgres/migrate.ts';
 export { stderrLogger, silentLogger, type Logger } from './core/logger.ts';
@@ -21,6 +21,6 @@ export type { DeadLetterTarget } from './postgres/retryDeadLetters.ts';
 export type { FailurePolicy } from './core/partitionScheduler.ts';
 export { relay, tenantRegistryBucket, type Relay, type RelayStatus } from './jetstream/relay.ts';
 export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.ts';
-export { RelayHeaders } from './jetstream/relaySession.ts';
+export { RelayHeaders } from './jetstream/streamNames.ts';
 export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';

@@ -11,7 +11,7 @@ import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLe
 import { readProcessorRows } from '../postgres/readProcessorRows.ts';
 import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.ts';
 import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.ts';
-import { SnapshotEveryMs } from '../engine/schedulerUpkeep.ts';
+import { SnapshotEveryMs } from '../router/schedulerUpkeep.ts';
 import { printTable } from './printTable.ts';
 
 const usage = `distributary — partitioned projectors for Emmett event stores

@@ -38,6 +38,7 @@ export const resolvePartitionKey = <E>(partitionBy: (event: E) => unknown, event
   if (value === undefined) return { ok: false, error: new PartitionKeyError('partitionBy returned undefined: the event has no partition key') };
   if (typeof value !== 'string') return { ok: false, error: new PartitionKeyError(`partitionBy must return a string, got ${describe(value)}`) };
   if (value.length === 0) return { ok: false, error: new PartitionKeyError('partitionBy returned an empty string') };
+  if (value.includes('\u0000')) return { ok: false, error: new PartitionKeyError('partition key contains a NUL character, which PostgreSQL text cannot store') };
   const bytes = utf8Length(value);
   if (bytes > MaxPartitionKeyBytes)
     return { ok: false, error: new PartitionKeyError(`partition key is ${bytes} bytes long; at most ${MaxPartitionKeyBytes} are allowed`) };

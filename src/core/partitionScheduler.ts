@@ -1,6 +1,7 @@
 import { minHeap } from './minHeap.ts';
 import { backoffDelay, type ResolvedBackoffOptions } from './backoff.ts';
 import { toErrorInfo, type ErrorInfo } from './errors.ts';
+import type { TransactionSlots } from './transactionSlots.ts';
 
 /*
  * The partition runner's scheduler inside one worker thread.
@@ -48,7 +49,13 @@ export type PartitionReport<C> = {
 
 /** `E` is a queued event, `C` the checkpoint type the commits return. */
 export type PartitionSchedulerOptions<E, C> = {
+  /** Transactions of this scheduler open at once. */
   concurrency: number;
+  /**
+   * The thread's transaction slots, shared with the schedulers of other projectors on the thread: a
+   * batch starts only with a slot, and a slot another scheduler frees may start one here.
+   */
+  slots?: TransactionSlots;
   batchSize: number;
   /**
    * Weighted fair queuing of the next batch: each partition's share of dispatched events follows its
@@ -156,6 +163,8 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     ready.push(p);
   };
 
+  options.slots?.onFree(() => dispatch());
+
   const groupPartitions = options.applyGroup === undefined ? 1 : (options.groupPartitions ?? 1);
   const batchOf = (p: Partition<E, C>): number => Math.min(p.queue.length, p.probe > 0 ? p.probe : options.batchSize);
   const groupable = (p: Partition<E, C>): boolean => p.probe === 0 && p.failures === 0 && p.alone !== true;
@@ -189,7 +198,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     dispatchQueued = false;
     while (!draining && running < options.concurrency) {
       const first = nextReady();
-      if (first === undefined) return;
+      if (first === undefined || options.slots?.tryTake() === false) return;
       ready.pop();
       take(first);
       const group = [first];
@@ -206,7 +215,8 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       void (group.length === 1 ? run(first) : runGroup(group)).finally(() => {
         running--;
         if (draining && running === 0) drained?.();
-        dispatch();
+        if (options.slots === undefined) dispatch();
+        else options.slots.give();
       });
     }
   };

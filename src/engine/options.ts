@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.ts';
 import { stderrLogger, type Logger } from '../core/logger.ts';
@@ -11,6 +11,12 @@ export type ProjectionEngineOptions = {
   projectors: URL | string;
   /** Names this host in leases, checkpoints and status. @default `${hostname}-${pid}-${random}` */
   hostId?: string;
+  /**
+   * The engine's worker threads, shared by all its projectors (each thread loads the projectors
+   * module once and runs every projector's partitions placed on it). More threads than cores only
+   * add memory and contention. @default os.availableParallelism()
+   */
+  threads?: number;
   lease?: {
     /**
      * Hosts of one group work together: in-process, one of them is the active reader and the others
@@ -66,6 +72,7 @@ export type ResolvedEngineOptions = {
   connectionString: string;
   projectorsUrl: string;
   hostId: string;
+  threads: number;
   group: string;
   leaseTimeoutSeconds: number;
   leaseTimeoutMs: number;
@@ -109,6 +116,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
     connectionString: options.connectionString,
     projectorsUrl,
     hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    threads: atLeastOne('threads', options.threads, availableParallelism()),
     group: options.lease?.group ?? 'default',
     leaseTimeoutSeconds: Math.ceil(positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000) / 1000),
     leaseTimeoutMs: positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000),

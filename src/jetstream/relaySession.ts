@@ -6,7 +6,7 @@ import { DistributaryError, toErrorInfo } from '../core/errors.ts';
 import { toJson } from '../core/toJson.ts';
 import { resolvePartitionKey } from '../core/partitionKey.ts';
 import { BeforeFirstPosition, type Position } from '../core/position.ts';
-import type { LeasedSession } from '../engine/leaseLoop.ts';
+import type { LeasedSession } from '../core/leaseLoop.ts';
 import { readCheckpoints } from '../postgres/readCheckpoints.ts';
 import { readEventBatch, type EventBatch, type PositionedEvent } from '../postgres/readEventBatch.ts';
 import { readPacer } from '../postgres/readPacer.ts';
@@ -14,20 +14,14 @@ import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.ts';
 import type { WakeUps } from '../postgres/wakeUps.ts';
 import { activitySubject } from './streamActivity.ts';
+import { RelayHeaders } from './streamNames.ts';
 import { asyncPublisher } from './asyncPublisher.ts';
 import type { ResolvedRelayOptions } from './relayOptions.ts';
 import type { TenantStreamNames } from './streamNames.ts';
 import type { tenantStreams } from './tenantStreams.ts';
 
 /** Headers every relayed message carries; `Nats-Msg-Id` is the global position. */
-export const RelayHeaders = {
-  globalPosition: 'Distributary-Global-Position',
-  transactionId: 'Distributary-Transaction-Id',
-  streamName: 'Distributary-Stream',
-  eventType: 'Distributary-Event-Type',
-  tenant: 'Distributary-Tenant',
-  messageId: 'Distributary-Message-Id',
-} as const;
+export { RelayHeaders } from './streamNames.ts';
 
 /** The relay's checkpoint row in `emt_processors`. */
 export const relayProcessorId = (app: string): string => `distributary:relay:${app}`;

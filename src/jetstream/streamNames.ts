@@ -20,3 +20,16 @@ export const tenantStreamNames = (app: string, tenant: string): TenantStreamName
     subject: (eventType) => `${app}.tenants.${token}.${subjectToken(eventType)}`,
   };
 };
+
+/** The registry bucket hosts watch for new tenants. */
+export const tenantRegistryBucket = (app: string): string => `${app}_tenants`;
+
+/** Headers the relay puts on every message. */
+export const RelayHeaders = {
+  globalPosition: 'Distributary-Global-Position',
+  transactionId: 'Distributary-Transaction-Id',
+  streamName: 'Distributary-Stream',
+  eventType: 'Distributary-Event-Type',
+  tenant: 'Distributary-Tenant',
+  messageId: 'Distributary-Message-Id',
+} as const;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { partitionIdentity } from '../core/partitionIdentity.ts';
 
 export type PartitionLease = { processorId: string; partition: string; epoch: number; acquiredAt: Date };
 type Key = { processorId: string; partition: string };
@@ -61,7 +62,7 @@ export const partitionLeases = (db: pg.Pool, options: { hostId: string; timeoutM
        RETURNING o.processor_id, o.partition`,
       [...columns(held), options.hostId, options.timeoutMs],
     );
-    return new Set(rows.map((row) => leaseKey(row.processor_id, row.partition)));
+    return new Set(rows.map((row) => partitionIdentity(row.processor_id, row.partition)));
   },
 
   /** Gives leases up at once, so the next owner need not wait for them to expire. */
@@ -75,7 +76,5 @@ export const partitionLeases = (db: pg.Pool, options: { hostId: string; timeoutM
     );
   },
 });
-
-export const leaseKey = (processorId: string, partition: string): string => `${processorId}\u0000${partition}`;
 
 export type PartitionLeases = ReturnType<typeof partitionLeases>;

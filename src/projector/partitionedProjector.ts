@@ -3,13 +3,9 @@ import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '
 import { ConfigurationError } from '../core/errors.ts';
 import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.ts';
 import type { FailurePolicy } from '../core/partitionScheduler.ts';
+import type { Placement } from '../core/threadPlacement.ts';
 
-/** How a projector's partitions map onto worker threads of one host. */
-export type Placement =
-  /** A fixed number of threads; partitions spread over them by jump consistent hashing. */
-  | { type: 'hash'; workers: number }
-  /** A thread per partition, up to `maxThreads`; beyond that, new partitions join the least loaded thread. */
-  | { type: 'per-partition'; maxThreads: number };
+export type { Placement };
 
 export type ProjectorEvent<EventType extends Event = Event> = ReadEvent<EventType, PostgresReadEventMetadata>;
 
@@ -20,11 +16,19 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
   projection: PostgreSQLProjectionDefinition<EventType>;
   /** The partition key of an event; must return a non-empty string. */
   partitionBy: (event: ProjectorEvent<EventType>) => string;
-  /** @default { type: 'hash', workers: 4 } */
+  /**
+   * How its partitions map onto the engine's worker threads (`projectionEngine`'s `threads`, shared by
+   * all its projectors): `hash` over all of them (or at most `workers`), `per-partition` (each new
+   * partition on the least loaded of at most `maxThreads`), or `dedicated` (the listed partitions get a
+   * thread of their own out of the budget). @default { type: 'hash' }
+   */
   placement?: Placement;
   /** Most events applied in one transaction for one partition. @default 500 */
   batchSize?: number;
-  /** Transactions one worker thread keeps open at once, each for a different partition. @default 4 */
+  /**
+   * Transactions this projector keeps open at once on one worker thread, each for a different
+   * partition. The thread's own limit is the largest `concurrency` of the projectors it runs. @default 4
+   */
   concurrency?: number;
   /**
    * When several partitions of a thread have a few events each, up to this many of them share one
@@ -96,12 +100,19 @@ const positiveInteger = (name: string, value: number | undefined, fallback: numb
 };
 
 const resolvePlacement = (placement: Placement | undefined): Placement => {
-  if (placement === undefined) return { type: 'hash', workers: 4 };
-  if (placement.type === 'hash') return { type: 'hash', workers: positiveInteger('options.placement.workers', placement.workers, 4) };
+  if (placement === undefined) return { type: 'hash' };
+  if (placement.type === 'hash')
+    return placement.workers === undefined ? { type: 'hash' } : { type: 'hash', workers: positiveInteger('options.placement.workers', placement.workers, 1) };
   if (placement.type === 'per-partition')
-    return { type: 'per-partition', maxThreads: positiveInteger('options.placement.maxThreads', placement.maxThreads, 64) };
+    return { type: 'per-partition', maxThreads: positiveInteger('options.placement.maxThreads', placement.maxThreads, 1) };
+  if (placement.type === 'dedicated') {
+    const { partitions } = placement;
+    if (!Array.isArray(partitions) || partitions.length === 0 || partitions.some((key) => typeof key !== 'string' || key.length === 0))
+      throw new ConfigurationError(`partitionedProjector: options.placement.partitions must be a non-empty array of partition keys, got ${JSON.stringify(partitions)}`);
+    return { type: 'dedicated', partitions: [...new Set(partitions)] };
+  }
   throw new ConfigurationError(
-    `partitionedProjector: options.placement.type must be 'hash' or 'per-partition', got ${String((placement as { type: unknown }).type)}`,
+    `partitionedProjector: options.placement.type must be 'hash', 'per-partition' or 'dedicated', got ${String((placement as { type: unknown }).type)}`,
   );
 };
 

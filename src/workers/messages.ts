@@ -8,17 +8,21 @@ export type WorkerData = {
   /** The thread entry module, imported by the bootstrap. */
   entryUrl: string;
   projectorsUrl: string;
-  processorId: string;
+  /** The projectors this engine runs; the thread checks its module still exports them. */
+  processorIds: string[];
   connectionString: string;
-  /** Written to `processor_instance_id` with every checkpoint. */
-  instanceId: string;
-  /** The host, as partition leases name their owner. */
+  /** The thread's index in the engine's budget. */
+  thread: number;
+  /** The host, as partition leases name their owner; with the projector and thread it names the writer of a checkpoint. */
   hostId: string;
+  /** Transactions open at once on the thread, across its projectors. */
+  concurrency: number;
   /** The server ends a transaction left idle this long (a paused host), so its locks do not block the next owner. */
   idleInTransactionTimeoutMs?: number;
 };
 
 export type PartitionEvents = {
+  processorId: string;
   partition: string;
   /** The stored checkpoint, sent with the first events of a partition in a session. */
   checkpoint?: Position | null;
@@ -27,19 +31,25 @@ export type PartitionEvents = {
   events: PositionedEvent[];
 };
 
-/** Main thread to worker: one message per reader batch, never one per event. */
+export type ProcessorPartition = { processorId: string; partition: string };
+
+export type ProcessorReport = PartitionReport<Position> & { processorId: string };
+
+export type ThreadSnapshot = { processorId: string; partitions: PartitionSnapshot[] };
+
+/** Main thread to worker: one message per read batch, never one per event. */
 export type ToWorker =
   | { type: 'events'; batches: PartitionEvents[] }
-  | { type: 'release'; partitions: string[] }
-  | { type: 'weights'; weights: { partition: string; weight: number }[] }
+  | { type: 'release'; partitions: ProcessorPartition[] }
+  | { type: 'weights'; weights: (ProcessorPartition & { weight: number })[] }
   | { type: 'snapshot'; id: number; notable?: boolean }
   | { type: 'stop' };
 
 /** Worker to main thread: reports are flushed together once per turn of the worker's event loop. */
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'progress'; reports: PartitionReport<Position>[] }
-  | { type: 'snapshot'; id: number; partitions: PartitionSnapshot[] }
+  | { type: 'progress'; reports: ProcessorReport[] }
+  | { type: 'snapshot'; id: number; processors: ThreadSnapshot[] }
   | { type: 'stopped' }
   | { type: 'warning'; message: string }
   | { type: 'failed'; error: ErrorInfo };

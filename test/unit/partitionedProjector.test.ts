@@ -9,7 +9,7 @@ describe('partitionedProjector', () => {
   it('fills defaults once and never touches the caller options', () => {
     const options = { ...base };
     const projector = partitionedProjector(options);
-    expect(projector).toMatchObject({ placement: { type: 'hash', workers: 4 }, batchSize: 500, concurrency: 4, version: 1 });
+    expect(projector).toMatchObject({ placement: { type: 'hash' }, batchSize: 500, concurrency: 4, version: 1 });
     expect([...projector.handles]).toEqual(['A']);
     expect(options).toEqual(base);
   });
@@ -17,7 +17,7 @@ describe('partitionedProjector', () => {
   it.each([
     [{ placement: { type: 'hash', workers: 0 } }, 'partitionedProjector: options.placement.workers must be a positive integer, got 0'],
     [{ placement: { type: 'per-partition', maxThreads: 1.5 } }, 'partitionedProjector: options.placement.maxThreads must be a positive integer, got 1.5'],
-    [{ placement: { type: 'round-robin' } }, "partitionedProjector: options.placement.type must be 'hash' or 'per-partition', got round-robin"],
+    [{ placement: { type: 'round-robin' } }, "partitionedProjector: options.placement.type must be 'hash', 'per-partition' or 'dedicated', got round-robin"],
     [{ batchSize: -1 }, 'partitionedProjector: options.batchSize must be a positive integer, got -1'],
     [{ processorId: '' }, 'partitionedProjector: options.processorId must be a non-empty string'],
     [{ processorId: 'distributary:x' }, "partitionedProjector: options.processorId must not start with 'distributary:', got 'distributary:x'"],

@@ -13,10 +13,13 @@ import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.t
 import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.ts';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.ts';
 import type { WakeUps } from '../postgres/wakeUps.ts';
-import type { ResolvedEngineOptions } from './options.ts';
-import { schedulerUpkeep } from './schedulerUpkeep.ts';
-import { projectorRuntime, type ProjectorRuntime } from './projectorRuntime.ts';
-import type { ProjectorStatus } from './status.ts';
+import type { Logger } from '../core/logger.ts';
+import type { PartitionRouter, StoppedPartition } from '../router/partitionRouter.ts';
+import type { RouterFactory } from '../router/source.ts';
+import { schedulerUpkeep } from '../router/schedulerUpkeep.ts';
+import type { ProjectorStatus } from '../router/status.ts';
+import { projectorFeed, type ProjectorFeed } from './projectorFeed.ts';
+import { markProcessorId } from './storedCatchUp.ts';
 
 /*
  * One period during which this host holds the reader lease:
@@ -27,7 +30,22 @@ import type { ProjectorStatus } from './status.ts';
  * engine then starts a new one from what is stored, so nothing depends on memory surviving.
  */
 
-export type ActiveSession = {
+/** What a store source needs of the engine's options. */
+export type StoreSourceOptions = {
+  connectionString: string;
+  hostId: string;
+  group: string;
+  leaseTimeoutSeconds: number;
+  leaseTimeoutMs: number;
+  readBatchSize: number;
+  idlePollMs: number;
+  maxPendingEvents: number;
+  maxPartitionPending: number;
+  markIntervalMs: number;
+  logger: Logger;
+};
+
+export type ReaderSession = {
   /** Resolves when the session ends, with why. */
   run(): Promise<string>;
   abort(reason: string): void;
@@ -35,26 +53,23 @@ export type ActiveSession = {
   /** True when every projector has committed everything up to `position`. */
   isCaughtUpTo(position: Position): boolean;
   status(): ProjectorStatus[];
-  /** The projectors of this session, for transports that deliver events themselves. */
-  runtimes(): ProjectorRuntime[];
+  readonly router: PartitionRouter;
   /** Partitions that take no events this session, and why. */
-  stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
+  stopped(): StoppedPartition[];
   close(): Promise<void>;
 };
 
-type Mark = { runtime: ProjectorRuntime; processorId: string; stored: Position | null };
+type Mark = { feed: ProjectorFeed; processorId: string; stored: Position | null };
 
-const markProcessorId = (group: string, projector: AnyPartitionedProjector): string =>
-  `distributary:mark:${group}:${projector.processorId}`;
-
-export const openActiveSession = async (context: {
-  options: ResolvedEngineOptions;
-  projectors: AnyPartitionedProjector[];
+export const openReaderSession = async (context: {
+  options: StoreSourceOptions;
+  projectors: readonly AnyPartitionedProjector[];
+  newRouter: RouterFactory;
   db: pg.Pool;
   dumbo: Dumbo;
   wakeUps: WakeUps;
   onProgress: () => void;
-}): Promise<ActiveSession> => {
+}): Promise<ReaderSession> => {
   const { options, db, wakeUps } = context;
   const controller = new AbortController();
   let abortReason = 'stopped';
@@ -71,6 +86,13 @@ export const openActiveSession = async (context: {
     context.onProgress();
   };
 
+  const router = context.newRouter({
+    onProgress,
+    onFailure: (error) => {
+      options.logger.error(error.message);
+      abort(error.message);
+    },
+  });
   const marks: Mark[] = [];
   for (const projector of context.projectors) {
     const processorId = markProcessorId(options.group, projector);
@@ -79,49 +101,41 @@ export const openActiveSession = async (context: {
       readCheckpoints(db, processorId, projector.version).then((rows) => rows.get('emt:default') ?? null),
       readHaltedPartitions(db, projector.processorId),
     ]);
-    const runtime = projectorRuntime({
+    for (const [partition, checkpoint] of checkpoints) router.open(projector.processorId, partition, { checkpoint, halted: halted.has(partition) });
+    for (const partition of halted) if (!checkpoints.has(partition)) router.open(projector.processorId, partition, { checkpoint: null, halted: true });
+    const feed = projectorFeed({
       projector,
-      projectorsUrl: options.projectorsUrl,
-      connectionString: options.connectionString,
-      hostId: options.hostId,
+      router,
       db,
+      mark: stored ?? BeforeFirstPosition,
       maxPartitionPending: options.maxPartitionPending,
       readBatchSize: options.readBatchSize,
-      checkpoints,
-      halted,
-      mark: stored ?? BeforeFirstPosition,
       logger: options.logger,
-      onProgress,
-      onFailure: (error) => {
-        options.logger.error(error.message);
-        abort(error.message);
-      },
     });
-    marks.push({ runtime, processorId, stored });
+    marks.push({ feed, processorId, stored });
   }
-  await Promise.all(marks.map((mark) => mark.runtime.warm()));
   let position = marks
     .map((mark) => mark.stored ?? BeforeFirstPosition)
     .reduce((low, stored) => (comparePositions(stored, low) < 0 ? stored : low));
 
   const storeMarks = async (): Promise<void> => {
     for (const mark of marks) {
-      const next = mark.runtime.tracker.lowWaterMark();
+      const next = mark.feed.tracker.lowWaterMark();
       if (mark.stored !== null ? comparePositions(next, mark.stored) <= 0 : comparePositions(next, BeforeFirstPosition) === 0) continue;
       const result = await storeCheckpoint(db, {
         processorId: mark.processorId,
-        version: mark.runtime.projector.version,
+        version: mark.feed.projector.version,
         partition: 'emt:default',
         instanceId: options.hostId,
         expected: mark.stored,
         next,
       });
-      if (!result.ok) throw new DistributaryError(`another reader moved the mark of ${mark.runtime.projector.processorId} (${result.reason})`);
+      if (!result.ok) throw new DistributaryError(`another reader moved the mark of ${mark.feed.projector.processorId} (${result.reason})`);
       mark.stored = next;
     }
   };
 
-  const buffered = (): number => marks.reduce((sum, mark) => sum + mark.runtime.buffered(), 0);
+  const buffered = (): number => marks.reduce((sum, mark) => sum + mark.feed.buffered(), 0);
 
   const readLoop = async (): Promise<void> => {
     const pause = readPacer(wakeUps, options.idlePollMs, committed);
@@ -130,24 +144,24 @@ export const openActiveSession = async (context: {
         await committed.wait(options.idlePollMs, controller.signal);
         continue;
       }
-      for (const mark of marks) await mark.runtime.refill(position, options.maxPendingEvents - buffered());
+      for (const mark of marks) await mark.feed.refill(position, options.maxPendingEvents - buffered());
       if (controller.signal.aborted) return;
       const generation = wakeUps.generation();
       const batch = await readEventBatch(db, position, options.readBatchSize);
       if (controller.signal.aborted) return;
       for (const mark of marks) {
-        await mark.runtime.route(batch.events, position);
-        mark.runtime.tracker.readThrough(batch.last);
+        await mark.feed.route(batch.events, position);
+        mark.feed.tracker.readThrough(batch.last);
       }
       position = batch.last;
       onProgress();
       const paused = pause(batch, generation, controller.signal);
       // A skipped partition that gets room again is read for at once, not at the next append.
-      let roomAgain = marks.some((mark) => mark.runtime.refillable());
-      while (!batch.more && !roomAgain && marks.some((mark) => mark.runtime.tracker.skipped().size > 0) && !controller.signal.aborted) {
+      let roomAgain = marks.some((mark) => mark.feed.refillable());
+      while (!batch.more && !roomAgain && marks.some((mark) => mark.feed.tracker.skipped().size > 0) && !controller.signal.aborted) {
         const woken = await Promise.race([paused.then(() => 'paused' as const), committed.wait(Number.POSITIVE_INFINITY, controller.signal)]);
         if (woken === 'paused') break;
-        roomAgain = marks.some((mark) => mark.runtime.refillable());
+        roomAgain = marks.some((mark) => mark.feed.refillable());
       }
       if (!roomAgain) await paused;
     }
@@ -158,17 +172,17 @@ export const openActiveSession = async (context: {
   // front of its dead letter). Retried skipped letters are applied here, out of order.
   const followDeadLetters = async (): Promise<void> => {
     await resolveRetriedDeadLetters(db);
-    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map(marks.map((mark) => [mark.runtime.projector.processorId, mark.runtime.projector])));
+    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map(marks.map((mark) => [mark.feed.projector.processorId, mark.feed.projector])));
     for (const mark of marks) {
-      const halted = [...mark.runtime.stopped()].filter(([, why]) => why === 'halted').map(([key]) => key);
+      const halted = router.stopped(mark.feed.projector.processorId).filter(({ state }) => state === 'halted').map(({ partition }) => partition);
       if (halted.length === 0) continue;
-      const stillHalted = await readHaltedPartitions(db, mark.runtime.projector.processorId);
+      const stillHalted = await readHaltedPartitions(db, mark.feed.projector.processorId);
       const released = halted.filter((key) => !stillHalted.has(key));
-      if (released.length > 0) return abort(`dead letters of ${mark.runtime.projector.processorId}/${released.join(', ')} were retried or discarded; resuming`);
+      if (released.length > 0) return abort(`dead letters of ${mark.feed.projector.processorId}/${released.join(', ')} were retried or discarded; resuming`);
     }
   };
 
-  const upkeep = schedulerUpkeep(db, options.hostId, marks.map((mark) => mark.runtime));
+  const upkeep = schedulerUpkeep(db, options.hostId, router);
   const markLoop = async (): Promise<void> => {
     await upkeep();
     while (!controller.signal.aborted) {
@@ -194,14 +208,13 @@ export const openActiveSession = async (context: {
     },
     abort,
     readerPosition: () => position,
-    isCaughtUpTo: (target) => comparePositions(position, target) >= 0 && marks.every((mark) => mark.runtime.isCaughtUpTo(target)),
-    status: () => marks.map((mark) => mark.runtime.status()),
-    runtimes: () => marks.map((mark) => mark.runtime),
-    stopped: () =>
-      marks.flatMap((mark) => [...mark.runtime.stopped()].map(([partition, state]) => ({ processorId: mark.runtime.projector.processorId, partition, state }))),
+    isCaughtUpTo: (target) => comparePositions(position, target) >= 0 && marks.every((mark) => mark.feed.isCaughtUpTo(target)),
+    status: () => router.status((processorId) => marks.find((mark) => mark.feed.projector.processorId === processorId)?.feed.tracker.lowWaterMark().global ?? 0n),
+    router,
+    stopped: () => router.stopped(),
     async close() {
       abort('closed');
-      await Promise.all(marks.map((mark) => mark.runtime.stop(options.leaseTimeoutSeconds * 1000)));
+      await router.stop(options.leaseTimeoutMs);
       await storeMarks().catch((error: unknown) => options.logger.warn(`could not store final marks: ${error instanceof Error ? error.message : String(error)}`));
     },
   };

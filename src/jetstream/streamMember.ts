@@ -3,35 +3,50 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.ts';
+import { abortWithReason } from '../core/abortWithReason.ts';
 import { toErrorInfo } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { partitionIdentity } from '../core/partitionIdentity.ts';
 import { BeforeFirstPosition } from '../core/position.ts';
 import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.ts';
 import { limiter } from '../core/limiter.ts';
 import { wakeable } from '../core/wakeable.ts';
-import type { ResolvedEngineOptions } from '../engine/options.ts';
-import { projectorRuntime, type ProjectorRuntime } from '../engine/projectorRuntime.ts';
-import { schedulerUpkeep } from '../engine/schedulerUpkeep.ts';
-import type { ProjectorStatus } from '../engine/status.ts';
-import { consumePartition, followTenantRegistry } from '../jetstream/streamConsumers.ts';
-import { streamActivity } from '../jetstream/streamActivity.ts';
-import type { TenantRegistryEntry } from '../jetstream/tenantStreams.ts';
+import type { PartitionRouter, StoppedPartition } from '../router/partitionRouter.ts';
+import type { RouterFactory } from '../router/source.ts';
+import { schedulerUpkeep } from '../router/schedulerUpkeep.ts';
+import type { ProjectorStatus } from '../router/status.ts';
+import { consumePartition, followTenantRegistry } from './streamConsumers.ts';
+import { streamActivity } from './streamActivity.ts';
+import type { TenantRegistryEntry } from './tenantStreams.ts';
 import { membership } from '../postgres/membership.ts';
-import { leaseKey, partitionLeases, type PartitionLease } from '../postgres/partitionLeases.ts';
+import { partitionLeases, type PartitionLease } from '../postgres/partitionLeases.ts';
 import { readCheckpoints } from '../postgres/readCheckpoints.ts';
 import { readHaltedPartitions } from '../postgres/readHaltedPartitions.ts';
+import { readPartitionRange } from '../postgres/readPartitionRange.ts';
 import { replaySkippedDeadLetters } from '../postgres/replaySkippedDeadLetters.ts';
 import { resolveRetriedDeadLetters } from '../postgres/resolveRetriedDeadLetters.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 
-export type ClusterMember = {
+/** What a stream source needs of the engine's options. */
+export type StreamSourceOptions = {
+  connectionString: string;
+  hostId: string;
+  group: string;
+  leaseTimeoutMs: number;
+  hostWeight: number;
+  logger: Logger;
+  transport: { servers: string[]; app: string; ackWaitMs: number };
+};
+
+export type StreamMember = {
   /** Resolves with the reason the member ended: stop(), or a failure (a worker thread died). */
   run(): Promise<string>;
   /** Hands every partition over: in-flight batches commit, leases are released, the host leaves the group. */
   stop(): Promise<void>;
   status(): ProjectorStatus[];
-  runtimes(): ProjectorRuntime[];
+  readonly router: PartitionRouter;
   hosts(): string[];
-  stopped(): { processorId: string; partition: string; state: 'halted' | 'fenced' }[];
+  stopped(): StoppedPartition[];
 };
 
 /** JetStream API requests (consumer info, create) the partitions of one host make at once. */
@@ -50,56 +65,35 @@ type Owned = PartitionLease & { controller: AbortController; loop: Promise<void>
  * stream. A lease it could not renew is lost: its consumer stops at once, and any commit still
  * coming from it is fenced by the epoch.
  */
-export const clusterMember = async (context: {
-  options: ResolvedEngineOptions & { transport: { type: 'jetstream'; ackWaitMs: number } };
-  projectors: AnyPartitionedProjector[];
+export const streamMember = async (context: {
+  options: StreamSourceOptions;
+  projectors: readonly AnyPartitionedProjector[];
+  newRouter: RouterFactory;
   db: pg.Pool;
   dumbo: Dumbo;
   nc: NatsConnection;
   registry: KV;
   onProgress: () => void;
-}): Promise<ClusterMember> => {
+}): Promise<StreamMember> => {
   const { options, db, nc, registry } = context;
   const { logger, hostId } = options;
   // Rounds come often enough that a dead host's partitions are taken soon after its leases expire.
   const tickMs = Math.max(100, Math.floor(options.leaseTimeoutMs / 6));
   const members = membership(db, { group: options.group, hostId, weight: options.hostWeight, timeoutMs: options.leaseTimeoutMs });
   const leases = partitionLeases(db, { hostId, timeoutMs: options.leaseTimeoutMs });
-  const controller = new AbortController();
-  const { signal } = controller;
-  let endReason = 'stopped';
-  const end = (reason: string): void => {
-    if (signal.aborted) return;
-    endReason = reason;
-    controller.abort();
-  };
+  const ending = abortWithReason();
+  const { signal } = ending;
+  const end = ending.abort;
+  const projectorsById = new Map(context.projectors.map((projector) => [projector.processorId, projector]));
+  const router = context.newRouter({
+    onProgress: context.onProgress,
+    onFailure: (error) => {
+      logger.error(error.message);
+      end(error.message);
+    },
+  });
 
-  const runtimes = new Map<string, ProjectorRuntime>();
-  for (const projector of context.projectors)
-    runtimes.set(
-      projector.processorId,
-      projectorRuntime({
-        projector,
-        projectorsUrl: options.projectorsUrl,
-        connectionString: options.connectionString,
-        hostId,
-        db,
-        checkpoints: new Map(),
-        halted: new Set(),
-        mark: BeforeFirstPosition,
-        logger,
-        // A paused host's open transaction must not keep the next owner out longer than its lease.
-        idleInTransactionTimeoutMs: options.leaseTimeoutMs,
-        onProgress: context.onProgress,
-        onFailure: (error) => {
-          logger.error(error.message);
-          end(error.message);
-        },
-      }),
-    );
-  await Promise.all([...runtimes.values()].map((runtime) => runtime.warm()));
-
-  const upkeep = schedulerUpkeep(db, hostId, [...runtimes.values()]);
+  const upkeep = schedulerUpkeep(db, hostId, router);
   const activity = streamActivity(nc, options.transport.app, logger, signal);
   const api = limiter(ConcurrentApiRequests);
   const tenants = new Map<string, TenantRegistryEntry>();
@@ -111,9 +105,9 @@ export const clusterMember = async (context: {
 
   /** Stops consuming a lost partition at once; whatever it still commits is fenced by the epoch. */
   const drop = (lease: Owned): void => {
-    owned.delete(leaseKey(lease.processorId, lease.partition));
+    owned.delete(partitionIdentity(lease.processorId, lease.partition));
     lease.controller.abort();
-    runtimes.get(lease.processorId)?.release(lease.partition);
+    router.release(lease.processorId, lease.partition);
   };
 
   /**
@@ -121,12 +115,12 @@ export const clusterMember = async (context: {
    * commits and is acked, then the lease is released (and renewed meanwhile).
    */
   const handOver = (lease: Owned): Promise<void> => {
-    const key = leaseKey(lease.processorId, lease.partition);
+    const key = partitionIdentity(lease.processorId, lease.partition);
     owned.delete(key);
     lease.controller.abort();
     const done = (async () => {
       await Promise.race([lease.loop, abortableSleep(options.leaseTimeoutMs / 2)]);
-      runtimes.get(lease.processorId)?.release(lease.partition);
+      router.release(lease.processorId, lease.partition);
       await leases.release([lease]).catch((error: unknown) => logger.warn(`${key}: could not release the lease: ${toErrorInfo(error).message}`));
       handingOver.delete(key);
       changed.wake();
@@ -137,13 +131,13 @@ export const clusterMember = async (context: {
 
   const take = async (acquired: PartitionLease[]): Promise<void> => {
     for (const processorId of new Set(acquired.map((lease) => lease.processorId))) {
-      const runtime = runtimes.get(processorId)!;
+      const projector = projectorsById.get(processorId)!;
       const taken = acquired.filter((l) => l.processorId === processorId);
       const [checkpoints, halted] = await Promise.all([
         readCheckpoints(
           db,
           processorId,
-          runtime.projector.version,
+          projector.version,
           taken.map((lease) => lease.partition),
         ),
         readHaltedPartitions(db, processorId),
@@ -151,15 +145,19 @@ export const clusterMember = async (context: {
       for (const lease of taken) {
         const entry = tenants.get(lease.partition)!;
         const isHalted = halted.has(lease.partition);
-        runtime.assign(lease.partition, { epoch: lease.epoch, since: lease.acquiredAt, checkpoint: checkpoints.get(lease.partition) ?? null, halted: isHalted });
+        router.open(processorId, lease.partition, { checkpoint: checkpoints.get(lease.partition) ?? null, lease: { epoch: lease.epoch, since: lease.acquiredAt }, halted: isHalted });
         const partitionController = new AbortController();
         const loop = isHalted
           ? Promise.resolve()
           : consumePartition({
               nc,
-              db,
-              runtime,
               entry,
+              processorId,
+              batchSize: projector.batchSize,
+              deliver: (items) => router.deliver(processorId, lease.partition, items),
+              checkpoint: () => router.checkpoint(processorId, lease.partition),
+              // What the stream's retention dropped comes from the event store, read here: consumption reads no database.
+              backfill: (after, before) => readPartitionRange(db, { partitionBy: projector.partitionBy, partition: lease.partition, after: after ?? BeforeFirstPosition, before }),
               ackWaitMs: options.transport.ackWaitMs,
               logger,
               signal: partitionController.signal,
@@ -167,7 +165,7 @@ export const clusterMember = async (context: {
               activity,
               api,
             }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
-        owned.set(leaseKey(processorId, lease.partition), { ...lease, controller: partitionController, loop });
+        owned.set(partitionIdentity(processorId, lease.partition), { ...lease, controller: partitionController, loop });
       }
     }
   };
@@ -175,13 +173,13 @@ export const clusterMember = async (context: {
   /** Partitions that stopped here (fenced, or halted and since retried) are let go, to be taken again fresh. */
   const restartable = async (): Promise<Owned[]> => {
     const result: Owned[] = [];
-    for (const runtime of runtimes.values()) {
-      const stopped = [...runtime.stopped()];
+    for (const projector of context.projectors) {
+      const stopped = router.stopped(projector.processorId);
       if (stopped.length === 0) continue;
-      const halted = stopped.some(([, why]) => why === 'halted') ? await readHaltedPartitions(db, runtime.projector.processorId) : new Set<string>();
-      for (const [partition, why] of stopped) {
-        const lease = owned.get(leaseKey(runtime.projector.processorId, partition));
-        if (lease !== undefined && (why === 'fenced' || !halted.has(partition))) result.push(lease);
+      const halted = stopped.some(({ state }) => state === 'halted') ? await readHaltedPartitions(db, projector.processorId) : new Set<string>();
+      for (const { partition, state } of stopped) {
+        const lease = owned.get(partitionIdentity(projector.processorId, partition));
+        if (lease !== undefined && (state === 'fenced' || !halted.has(partition))) result.push(lease);
       }
     }
     return result;
@@ -192,15 +190,15 @@ export const clusterMember = async (context: {
     const held = [...owned.values()];
     const renewed = await leases.renew([...held, ...[...handingOver.values()].map((h) => h.lease)]);
     for (const lease of held) {
-      if (renewed.has(leaseKey(lease.processorId, lease.partition))) continue;
+      if (renewed.has(partitionIdentity(lease.processorId, lease.partition))) continue;
       logger.warn(`${lease.processorId}/${lease.partition}: lease lost (epoch ${lease.epoch}); stopping it here`);
       drop(lease);
     }
     for (const lease of await restartable()) void handOver(lease);
     const wanted: { processorId: string; partition: string }[] = [];
-    for (const processorId of runtimes.keys())
+    for (const processorId of projectorsById.keys())
       for (const tenant of tenants.keys()) {
-        const key = leaseKey(processorId, tenant);
+        const key = partitionIdentity(processorId, tenant);
         const mine = rendezvousOwner(key, hosts) === hostId;
         const lease = owned.get(key);
         if (mine && lease === undefined && !handingOver.has(key)) wanted.push({ processorId, partition: tenant });
@@ -209,7 +207,7 @@ export const clusterMember = async (context: {
     await take(await leases.acquire(wanted));
     await upkeep();
     await resolveRetriedDeadLetters(db);
-    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, new Map([...runtimes].map(([id, runtime]) => [id, runtime.projector])));
+    await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, projectorsById);
   };
 
   const coordinate = async (): Promise<void> => {
@@ -241,19 +239,18 @@ export const clusterMember = async (context: {
         coordinate(),
         activity.run(),
       ]));
-      return endReason;
+      return ending.reason();
     },
     async stop() {
       end('stopped');
       await running;
       await Promise.all([...[...owned.values()].map(handOver), ...[...handingOver.values()].map((h) => h.done)]);
-      await Promise.all([...runtimes.values()].map((runtime) => runtime.stop(options.leaseTimeoutMs)));
+      await router.stop(options.leaseTimeoutMs);
       await members.leave().catch((error: unknown) => logger.warn(`could not leave group '${options.group}': ${toErrorInfo(error).message}`));
     },
-    status: () => [...runtimes.values()].map((runtime) => runtime.status()),
-    runtimes: () => [...runtimes.values()],
+    status: () => router.status(),
+    router,
     hosts: () => hosts.map((host) => host.hostId),
-    stopped: () =>
-      [...runtimes.values()].flatMap((runtime) => [...runtime.stopped()].map(([partition, state]) => ({ processorId: runtime.projector.processorId, partition, state }))),
+    stopped: () => router.stopped(),
   };
 };

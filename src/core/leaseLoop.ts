@@ -1,6 +1,5 @@
-import { abortableSleep } from '../core/abortableSleep.ts';
-import type { Logger } from '../core/logger.ts';
-import type { ReaderLease } from '../postgres/readerLease.ts';
+import { abortableSleep } from './abortableSleep.ts';
+import type { Logger } from './logger.ts';
 
 /** Work done while holding a lease: runs until aborted or it fails, then is closed. */
 export type LeasedSession = {
@@ -13,13 +12,16 @@ export type LeasedSession = {
 export type LeaseLoopOptions<S extends LeasedSession> = {
   /** Names the work in logs, e.g. "reader of group 'default'". */
   name: string;
-  lease: ReaderLease;
+  /** Takes or renews the lease: true when held, false while another holder has it. */
+  lease: { tryAcquire(): Promise<boolean> };
   timeoutMs: number;
   logger: Logger;
   open: () => Promise<S>;
   /** Called with the session when it starts, and with undefined when it ends. */
   onSession: (session: S | undefined) => void;
   signal: AbortSignal;
+  /** Called once the first attempt settled: a session opened (after `onSession`), or the lease is held elsewhere, or opening failed. */
+  onFirstAttempt?: () => void;
 };
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -53,6 +55,7 @@ export const runLeaseLoop = async <S extends LeasedSession>(options: LeaseLoopOp
       return false;
     });
     if (!acquired) {
+      options.onFirstAttempt?.();
       await abortableSleep(renewEveryMs, signal);
       continue;
     }
@@ -61,11 +64,13 @@ export const runLeaseLoop = async <S extends LeasedSession>(options: LeaseLoopOp
       session = await options.open();
     } catch (error) {
       logger.error(`${options.name}: could not start: ${message(error)}`);
+      options.onFirstAttempt?.();
       await backoff();
       continue;
     }
     logger.info(`${options.name}: active`);
     options.onSession(session);
+    options.onFirstAttempt?.();
     const held = new AbortController();
     const stop = (): void => session.abort('stopped');
     signal.addEventListener('abort', stop, { once: true });

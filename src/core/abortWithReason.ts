@@ -1,0 +1,19 @@
+/**
+ * An abort controller that remembers the first reason it was aborted with: what ended a session,
+ * a membership or a loop, for the log line that follows.
+ */
+export type ReasonedAbort = { readonly signal: AbortSignal; abort(reason: string): void; reason(): string };
+
+export const abortWithReason = (initial = 'stopped'): ReasonedAbort => {
+  const controller = new AbortController();
+  let why = initial;
+  return {
+    signal: controller.signal,
+    abort(reason) {
+      if (controller.signal.aborted) return;
+      why = reason;
+      controller.abort();
+    },
+    reason: () => why,
+  };
+};
