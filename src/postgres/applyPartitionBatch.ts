@@ -1,6 +1,8 @@
 import { transactionToPostgreSQLProjectionHandlerContext, type PostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import type { Dumbo } from '@event-driven-io/dumbo';
 import { BatchTimeoutError } from '../core/errors.ts';
+import { isCreateRace } from '../core/isTransientError.ts';
+import { hash64 } from '../core/jumpHash.ts';
 import { isCovered, type Position } from '../core/position.ts';
 import type { CommitOutcome } from '../core/partitionScheduler.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
@@ -19,7 +21,16 @@ export type PartitionTransaction = {
   lease?: CommitLease;
   /** Ends a backend whose batch ran out of time (pg_terminate_backend), so its locks go with it. */
   terminate: (backendPid: number) => Promise<void>;
+  /**
+   * The projector has not committed a write from this thread yet: the transaction takes the
+   * projector's advisory lock first, so the tables a projection creates on its first write (Pongo's
+   * collections) are created by one transaction while the others wait, instead of racing.
+   */
+  firstWrites?: boolean;
 };
+
+/** Times a transaction that lost a race to create a table is run again at once (the table exists then). */
+const CreateRaceRetries = 3;
 
 // A connection that dies while checked out (server restart, a terminated batch) emits 'error' on its
 // client; the transaction's own queries already fail, so the event itself needs no handling.
@@ -40,7 +51,22 @@ type Fence = { ok: true } | { ok: false };
  * read-model rows.
  */
 const inFencedTransaction = async <F extends Fence>(
-  scope: Pick<PartitionTransaction, 'pool' | 'connectionString' | 'projector' | 'terminate'>,
+  scope: Pick<PartitionTransaction, 'pool' | 'connectionString' | 'projector' | 'terminate' | 'firstWrites'>,
+  label: string,
+  fence: (client: PostgreSQLProjectionHandlerContext['connection']['client']) => Promise<F>,
+  work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
+): Promise<{ fenced: Exclude<F, { ok: true }> } | { applied: number }> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inFencedTransactionOnce(scope, label, fence, work);
+    } catch (error) {
+      if (attempt > CreateRaceRetries || !isCreateRace(error)) throw error;
+    }
+  }
+};
+
+const inFencedTransactionOnce = async <F extends Fence>(
+  scope: Pick<PartitionTransaction, 'pool' | 'connectionString' | 'projector' | 'terminate' | 'firstWrites'>,
   label: string,
   fence: (client: PostgreSQLProjectionHandlerContext['connection']['client']) => Promise<F>,
   work: (context: PostgreSQLProjectionHandlerContext) => Promise<number>,
@@ -50,6 +76,8 @@ const inFencedTransaction = async <F extends Fence>(
     return await scope.pool.withTransaction<{ fenced: Exclude<F, { ok: true }> } | { applied: number }>(async (transaction) => {
       const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
       guard(context.connection.client);
+      if (scope.firstWrites === true)
+        await context.connection.client.query('SELECT pg_advisory_xact_lock($1)', [BigInt.asIntN(64, hash64(`distributary:first-writes:${scope.projector.processorId}`)).toString()]);
       const fenced = await fence(context.connection.client);
       if (!fenced.ok) return { success: false, result: { fenced: fenced as Exclude<F, { ok: true }> } };
       const working = work(context);

@@ -8,7 +8,7 @@ import { transactionSlots } from '../core/transactionSlots.ts';
 import { loadProjectors } from '../projector/loadProjectors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { applyPartitionBatch, applyPartitionGroup, type PartitionTransaction } from '../postgres/applyPartitionBatch.ts';
-import { isTransientError } from '../postgres/isTransientError.ts';
+import { isTransientError } from '../core/isTransientError.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
 import { skipToDeadLetter } from '../postgres/skipToDeadLetter.ts';
@@ -56,6 +56,7 @@ const start = async (): Promise<void> => {
     const instanceId = `${data.hostId}/${processorId}/${data.thread}`;
     const leased = new Map<string, number>();
     leases.set(processorId, leased);
+    let firstWrites = true;
     const scope = (partition: string, checkpoint: Position | null): PartitionTransaction => ({
       pool,
       connectionString: data.connectionString,
@@ -65,7 +66,13 @@ const start = async (): Promise<void> => {
       instanceId,
       lease: leased.has(partition) ? { owner: data.hostId, epoch: leased.get(partition)! } : undefined,
       terminate: async (pid) => void (await connections.query('SELECT pg_terminate_backend($1)', [pid])),
+      firstWrites,
     });
+    // Once a write of the projector committed here, the tables it creates on first write exist.
+    const wrote = <T extends { ok: boolean; applied?: number }>(outcome: T): T => {
+      if (outcome.ok && (outcome.applied ?? 0) > 0) firstWrites = false;
+      return outcome;
+    };
     const scheduler = partitionScheduler<PositionedEvent, Position>({
       concurrency: projector.concurrency,
       slots,
@@ -75,10 +82,14 @@ const start = async (): Promise<void> => {
       backoff: projector.onError.backoff,
       then: projector.onError.then,
       isTransient: isTransientError,
-      apply: (partition, checkpoint, events) => applyPartitionBatch(scope(partition, checkpoint), events),
+      apply: async (partition, checkpoint, events) => wrote(await applyPartitionBatch(scope(partition, checkpoint), events)),
       groupPartitions: projector.partitionsPerTransaction,
       warn: (message) => post({ type: 'warning', message: `${processorId}: ${message}` }),
-      applyGroup: (batches) => applyPartitionGroup(batches.map(({ partition, checkpoint, events }) => ({ scope: scope(partition, checkpoint), items: events }))),
+      applyGroup: async (batches) => {
+        const outcomes = await applyPartitionGroup(batches.map(({ partition, checkpoint, events }) => ({ scope: scope(partition, checkpoint), items: events })));
+        outcomes?.forEach(wrote);
+        return outcomes;
+      },
       skip: (partition, checkpoint, item, error, attempts) => skipToDeadLetter(scope(partition, checkpoint), item, error, attempts),
       halt: (partition, item, error, attempts) => recordDeadLetter(connections, { processorId, partition, item, error, attempts, policy: 'halt' }),
       report: (report) => {

@@ -1,0 +1,54 @@
+/*
+ * The one place that sorts the errors of PostgreSQL and NATS: an outage (connection lost, server
+ * shutting down or starting up, a request that timed out or found nobody to answer) is transient,
+ * waited out and never counted against an event; anything else counts as an attempt.
+ */
+
+export type ErrorKind =
+  /** The infrastructure is away or busy: retry without limit. */
+  | 'transient'
+  /** The server refused this identity: a configuration problem, retrying does not help. */
+  | 'permission'
+  /** A NATS stream or consumer that is not there (deleted, or not yet created). */
+  | 'not-found'
+  | 'other';
+
+const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+// SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, crash, cannot connect now), 53300 too many connections.
+const transientStates = /^(08|57P0[1-4]|53300)/;
+const transientMessages = /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|terminating connection due to administrator command|the database system is (starting up|shutting down|in recovery mode)/i;
+// nats.js error classes by name (the core imports no client): the connection is closed, draining or
+// failing, a request timed out or had no responders, JetStream is not (yet) available.
+const transientNatsNames = new Set(['ClosedConnectionError', 'DrainingConnectionError', 'ConnectionError', 'TimeoutError', 'NoResponders', 'RequestError', 'JetStreamNotEnabled']);
+const permissionNatsNames = new Set(['AuthorizationError', 'PermissionViolationError', 'UserAuthenticationExpiredError']);
+const notFoundNatsNames = new Set(['ConsumerNotFoundError', 'StreamNotFoundError']);
+
+export const classifyError = (error: unknown): ErrorKind => {
+  if (typeof error !== 'object' || error === null) return 'other';
+  const { code, message, cause, name } = error as { code?: unknown; message?: unknown; cause?: unknown; name?: unknown };
+  if (typeof name === 'string') {
+    if (transientNatsNames.has(name)) return 'transient';
+    if (permissionNatsNames.has(name)) return 'permission';
+    if (notFoundNatsNames.has(name)) return 'not-found';
+    // JetStream answers 503 while its meta leader is being elected or the server is overloaded.
+    if (name === 'JetStreamApiError' && (error as { code?: unknown }).code === 503) return 'transient';
+  }
+  if (typeof code === 'string' && (transientCodes.has(code) || transientStates.test(code))) return 'transient';
+  if (typeof message === 'string' && transientMessages.test(message)) return 'transient';
+  return cause !== undefined && cause !== error ? classifyError(cause) : 'other';
+};
+
+export const isTransientError = (error: unknown): boolean => classifyError(error) === 'transient';
+
+/**
+ * Two transactions that both create the same table (`CREATE ... IF NOT EXISTS`, as Pongo does on a
+ * collection's first write) race in PostgreSQL's catalog: the loser fails although the table then
+ * exists. Not an error of the events: the same transaction succeeds when run again.
+ */
+export const isCreateRace = (error: unknown): boolean => {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, constraint, cause } = error as { code?: unknown; constraint?: unknown; cause?: unknown };
+  if (code === '42P07' || code === '42710') return true;
+  if (code === '23505' && typeof constraint === 'string' && /^pg_(type_typname_nsp|class_relname_nsp|namespace_nspname)_index$/.test(constraint)) return true;
+  return cause !== undefined && cause !== error && isCreateRace(cause);
+};
