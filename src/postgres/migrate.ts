@@ -1,5 +1,8 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
+import { DistributaryError } from '../core/errors.ts';
+import { migrations } from './migrations/index.ts';
+import type { Migration } from './migrations/migration.ts';
 
 /** Channel a statement trigger on `emt_messages` notifies after every append, so readers wake up at once. */
 export const MessagesAppendedChannel = 'distributary_messages_appended';
@@ -7,111 +10,35 @@ export const MessagesAppendedChannel = 'distributary_messages_appended';
 // Arbitrary but fixed: serializes concurrent migrations from several hosts.
 export const MigrationLockId = 7_305_114_119_207_731;
 
-const schemaSQL = `
--- Partition keys are arbitrary strings: a DEFAULT partition holds their checkpoints instead of a table per key.
-CREATE TABLE IF NOT EXISTS emt_processors_distributary PARTITION OF emt_processors DEFAULT;
-CREATE TABLE IF NOT EXISTS emt_projections_distributary PARTITION OF emt_projections DEFAULT;
+const createMigrationsTableSQL = `
+CREATE TABLE IF NOT EXISTS distributary_migrations (
+  version     INT         PRIMARY KEY,
+  name        TEXT        NOT NULL,
+  applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+)`;
 
--- Readers walk the store in delivery order: by transaction, then global position.
-CREATE INDEX IF NOT EXISTS emt_messages_distributary_delivery_order ON emt_messages (transaction_id, global_position);
+const applyStep = async (client: pg.Client, step: Migration): Promise<void> => {
+  try {
+    await client.query('BEGIN');
+    await client.query(step.sql);
+    await client.query('INSERT INTO distributary_migrations (version, name) VALUES ($1, $2)', [step.version, step.name]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new DistributaryError(`migration ${step.version} (${step.name}) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+};
 
-CREATE TABLE IF NOT EXISTS distributary_dead_letters (
-  id               BIGSERIAL   PRIMARY KEY,
-  processor_id     TEXT        NOT NULL,
-  partition        TEXT,
-  global_position  BIGINT      NOT NULL,
-  transaction_id   XID8        NOT NULL,
-  stream_name      TEXT,
-  message_type     TEXT,
-  message_id       TEXT,
-  payload          JSONB       NOT NULL,
-  error_name       TEXT        NOT NULL,
-  error_message    TEXT        NOT NULL,
-  error_stack      TEXT,
-  attempts         INT         NOT NULL,
-  -- what the failure did to the partition: 'halted' (it waits in front of the event) or 'skipped'
-  decision         TEXT        NOT NULL,
-  -- 'halted' | 'skipped' | 'retry' (asked for) | 'resolved' (applied on retry) | 'discarded'
-  status           TEXT        NOT NULL,
-  discard_reason   TEXT,
-  first_failed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-  last_failed_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-  UNIQUE (processor_id, global_position)
-);
-CREATE INDEX IF NOT EXISTS distributary_dead_letters_status ON distributary_dead_letters (status, processor_id, partition);
-
--- Hosts of a group announce themselves; one without a heartbeat for the lease timeout is gone.
-CREATE TABLE IF NOT EXISTS distributary_hosts (
-  group_name    TEXT             NOT NULL,
-  host_id       TEXT             NOT NULL,
-  weight        DOUBLE PRECISION NOT NULL DEFAULT 1,
-  started_at    TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
-  heartbeat_at  TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
-  PRIMARY KEY (group_name, host_id)
-);
-
--- One lease per (projector, partition). Every acquisition raises the epoch; a commit checks its
--- owner and epoch in the statement that moves the checkpoint (the fencing token).
-CREATE TABLE IF NOT EXISTS distributary_partition_owners (
-  processor_id  TEXT        NOT NULL,
-  partition     TEXT        NOT NULL,
-  owner         TEXT        NOT NULL,
-  epoch         BIGINT      NOT NULL,
-  acquired_at   TIMESTAMPTZ NOT NULL,
-  expires_at    TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (processor_id, partition)
-);
-
--- Every acquisition, for "who owned it when" questions after the fact.
-CREATE TABLE IF NOT EXISTS distributary_ownership_log (
-  processor_id    TEXT        NOT NULL,
-  partition       TEXT        NOT NULL,
-  epoch           BIGINT      NOT NULL,
-  owner           TEXT        NOT NULL,
-  previous_owner  TEXT,
-  acquired_at     TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (processor_id, partition, epoch)
-);
-
--- Weights of partitions in their thread's fair queuing (1 when absent), set by API or CLI.
-CREATE TABLE IF NOT EXISTS distributary_partition_weights (
-  processor_id  TEXT             NOT NULL,
-  partition     TEXT             NOT NULL,
-  weight        DOUBLE PRECISION NOT NULL CHECK (weight > 0),
-  updated_at    TIMESTAMPTZ      NOT NULL DEFAULT clock_timestamp(),
-  PRIMARY KEY (processor_id, partition)
-);
-
--- What each host's threads are doing, written every few seconds: partitions with events waiting or
--- in flight, or a weight other than 1.
-CREATE TABLE IF NOT EXISTS distributary_scheduler_snapshots (
-  host_id       TEXT        NOT NULL,
-  processor_id  TEXT        NOT NULL,
-  thread        INT         NOT NULL,
-  taken_at      TIMESTAMPTZ NOT NULL,
-  partitions    JSONB       NOT NULL,
-  PRIMARY KEY (host_id, processor_id, thread)
-);
-
-CREATE OR REPLACE FUNCTION distributary_notify_messages_appended() RETURNS trigger AS $fn$
-BEGIN
-  PERFORM pg_notify('${MessagesAppendedChannel}', '');
-  RETURN NULL;
-END;
-$fn$ LANGUAGE plpgsql;
-
-DROP TRIGGER IF EXISTS distributary_messages_appended ON emt_messages;
-CREATE TRIGGER distributary_messages_appended
-  AFTER INSERT ON emt_messages
-  FOR EACH STATEMENT EXECUTE FUNCTION distributary_notify_messages_appended();
-`;
-
-/** Creates Emmett's event store schema if missing, then distributary's own tables, partitions and trigger. */
+/**
+ * Creates Emmett's event store schema if missing, then applies distributary's steps not yet recorded
+ * in `distributary_migrations`, each once, in order, in its own transaction. Steps a newer release
+ * recorded are left alone.
+ */
 export const migrate = async (connectionString: string): Promise<void> => {
-  // Hosts starting together migrate one after the other.
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
+    // Hosts starting together migrate one after the other; the lock ends with the session.
     await client.query('SELECT pg_advisory_lock($1)', [MigrationLockId]);
     const store = getPostgreSQLEventStore(connectionString);
     try {
@@ -119,12 +46,10 @@ export const migrate = async (connectionString: string): Promise<void> => {
     } finally {
       await store.close();
     }
-    await client.query('BEGIN');
-    await client.query(schemaSQL);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    await client.query(createMigrationsTableSQL);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM distributary_migrations');
+    const applied = new Set(rows.map((row) => row.version));
+    for (const step of migrations) if (!applied.has(step.version)) await applyStep(client, step);
   } finally {
     await client.end();
   }

@@ -1,8 +1,10 @@
 import type pg from 'pg';
+import { parseCheckpoint } from '../core/checkpointFormat.ts';
 
 export type ProcessorRow = {
   processorId: string;
   partition: string;
+  /** The global position of the checkpoint, whichever of Emmett's formats stores it. */
   checkpoint: bigint;
   /** The last host or thread that committed for it. */
   owner: string | null;
@@ -18,6 +20,7 @@ export const readProcessorRows = async (db: pg.Pool, processorIds: string[]): Pr
     processor_id: string;
     partition: string;
     checkpoint: string;
+    tx: string;
     owner: string | null;
     status: string;
     last_updated: Date;
@@ -25,7 +28,8 @@ export const readProcessorRows = async (db: pg.Pool, processorIds: string[]): Pr
     lease_since: Date | null;
     lease_epoch: string | null;
   }>(
-    `SELECT p.processor_id, p.partition, p.last_processed_checkpoint AS checkpoint, p.processor_instance_id AS owner, p.status, p.last_updated,
+    `SELECT p.processor_id, p.partition, p.last_processed_checkpoint AS checkpoint, p.last_processed_transaction_id::text AS tx,
+            p.processor_instance_id AS owner, p.status, p.last_updated,
             o.owner AS lease_host, o.acquired_at AS lease_since, o.epoch::text AS lease_epoch
        FROM emt_processors p
        LEFT JOIN distributary_partition_owners o
@@ -37,7 +41,7 @@ export const readProcessorRows = async (db: pg.Pool, processorIds: string[]): Pr
   return rows.map((row) => ({
     processorId: row.processor_id,
     partition: row.partition,
-    checkpoint: BigInt(row.checkpoint),
+    checkpoint: parseCheckpoint(row.checkpoint, row.tx).global,
     owner: row.owner,
     status: row.status,
     updatedAt: row.last_updated,

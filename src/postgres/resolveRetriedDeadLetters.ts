@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import { storedPositionSql } from './storedPositionSql.ts';
+
+const stored = storedPositionSql('p');
 
 /** Marks retried halted dead letters resolved once their partition's checkpoint has passed them. */
 export const resolveRetriedDeadLetters = async (db: pg.Pool): Promise<number> => {
@@ -7,7 +10,7 @@ export const resolveRetriedDeadLetters = async (db: pg.Pool): Promise<number> =>
        FROM emt_processors p
       WHERE d.status = 'retry' AND d.decision = 'halted'
         AND p.processor_id = d.processor_id AND p.partition = d.partition
-        AND (p.last_processed_transaction_id, p.last_processed_checkpoint::bigint) >= (d.transaction_id, d.global_position)`,
+        AND (${stored.tx}, ${stored.global}) >= (d.transaction_id, d.global_position)`,
   );
   return rowCount ?? 0;
 };

@@ -1,0 +1,5 @@
+import { initial } from './0001_initial.ts';
+import type { Migration } from './migration.ts';
+
+/** Every step, in the order they apply. A step once released never changes; a change is a new step. */
+export const migrations: readonly Migration[] = [initial];
