@@ -1,4 +1,4 @@
-import { partitionedProjector } from 'distributary';
+import { partitionedProjector } from '../src/index.ts';
 import { cartsSummaryBatchProjection, cartsSummaryCollection, type ShopEvent } from '../projections/index.ts';
 
 /** The same cart documents through the batch-aware projection (one read, one write per partition batch). */

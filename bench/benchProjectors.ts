@@ -1,4 +1,4 @@
-import { partitionedProjector } from 'distributary';
+import { partitionedProjector } from '../src/index.ts';
 import { cartsSummaryProjection, type ShopEvent } from '../projections/index.ts';
 
 /** The demo's Pongo cart projection, unchanged, with hash placement sized by BENCH_WORKERS. */

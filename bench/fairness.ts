@@ -5,7 +5,7 @@
 //                   dispatched events (target 3:1 within 10%)
 import pg from 'pg';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { migrate, projectionEngine, silentLogger } from 'distributary';
+import { migrate, projectionEngine, silentLogger } from '../src/index.ts';
 import type { PartitionSnapshot } from '../src/core/partitionScheduler.ts';
 import { benchServer } from './benchDatabase.ts';
 import { watchMachineLoad } from './machineLoad.ts';

@@ -5,7 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { relay, silentLogger } from 'distributary';
+import { relay, silentLogger } from '../src/index.ts';
 import { rendezvousOwner } from '../src/core/rendezvous.ts';
 import { consumersToDrain, undrainedConsumers } from '../src/jetstream/drainedConsumers.ts';
 import { tenantRegistryBucket } from '../src/jetstream/relay.ts';

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { projectionEngine, silentLogger, type ProjectionEngineOptions } from 'distributary';
+import { projectionEngine, silentLogger, type ProjectionEngineOptions } from '../src/index.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
 import { benchServer } from './benchDatabase.ts';
 import { watchMachineLoad } from './machineLoad.ts';

@@ -1,6 +1,6 @@
 import { postgreSQLProjection } from '@event-driven-io/emmett-postgresql';
 import type { Event } from '@event-driven-io/emmett';
-import { partitionedProjector, type Placement } from 'distributary';
+import { partitionedProjector, type Placement } from '../src/index.ts';
 
 export type Pinged = Event<'Pinged', { appendedAt: number }, { tenant: string }>;
 

@@ -2,7 +2,7 @@
 // nats-server, then moved by the relay from PostgreSQL, across the same number of tenant streams.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, nanos } from '@nats-io/transport-node';
-import { relay, silentLogger, tenantStreamNames } from 'distributary';
+import { relay, silentLogger, tenantStreamNames } from '../src/index.ts';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { startLocalNats } from '../test/support/localNats.ts';
 import { benchServer } from './benchDatabase.ts';

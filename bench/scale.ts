@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
-import { relay, silentLogger } from 'distributary';
+import { relay, silentLogger } from '../src/index.ts';
 import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
 import { benchServer } from './benchDatabase.ts';

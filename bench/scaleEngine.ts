@@ -1,6 +1,6 @@
 // One engine in its own process, so the scale bench can read its peak RSS and CPU from /proc:
 // prints `caught-up <ms>` once it has applied everything, then idles until SIGTERM.
-import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from 'distributary';
+import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from '../src/index.ts';
 
 const [connectionString, projectors, extra = '{}'] = process.argv.slice(2);
 if (connectionString === undefined || projectors === undefined) throw new Error('usage: scaleEngine <connectionString> <projectorsUrl> [{ transport }]');

@@ -1,4 +1,4 @@
-import { partitionedProjector } from 'distributary';
+import { partitionedProjector } from '../src/index.ts';
 import { cartsSummaryBatchProjection, type ShopEvent } from '../projections/index.ts';
 
 // Three projectors over the same events, each keeping its own cart documents with the batch-aware projection.

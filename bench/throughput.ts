@@ -1,15 +1,21 @@
-// Same events, same cart documents: Emmett's own single projector with its Pongo projection, against
-// distributary with hash placement running the same projection, and running pongoBatchProjection.
-import { getPostgreSQLEventStore, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
+// Same events, same cart documents: Emmett's own single projector with its Pongo projection (at batch
+// 500, distributary's projector batch, and at Emmett's default batch), against distributary running the
+// same projection, and running pongoBatchProjection; at 20,000 and at 100,000 events. distributary's
+// time counts from engine start.
+import { DefaultPostgreSQLEventStoreProcessorBatchSize, getPostgreSQLEventStore, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import { projectionEngine, silentLogger } from 'distributary';
+import { projectionEngine, silentLogger } from '../src/index.ts';
 import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { cartsSummaryCollection, cartsSummaryProjection } from '../projections/index.ts';
 import { benchServer } from './benchDatabase.ts';
+import { watchMachineLoad } from './machineLoad.ts';
 
-const events = Number(process.env.BENCH_EVENTS ?? 100_000);
+/** Workload sizes, run one after the other: BENCH_EVENTS=20000 leaves the long 100,000-event run out. */
+const sizes = (process.env.BENCH_EVENTS ?? '20000,100000').split(',').map(Number);
 const tenants = Number(process.env.BENCH_TENANTS ?? 100);
 const skew = process.env.BENCH_SKEW === 'zipf' ? 'zipf' : 'uniform';
+/** BENCH_EMMETT_DEFAULT=0 leaves out Emmett at its default batch (the slowest run). */
+const withEmmettDefault = process.env.BENCH_EMMETT_DEFAULT !== '0';
 const log = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 const countDocuments = async (connectionString: string): Promise<number> => {
@@ -34,50 +40,78 @@ const readEmmettCheckpoint = async (connectionString: string): Promise<string> =
   }
 };
 
+type Measured = { rate: number; seconds: number };
+
 const server = await benchServer();
 try {
-  const workload = shopWorkload({ tenants, events, skew });
-  log(`workload: ${workload.events} events, ${workload.carts.length} carts, ${workload.expected.size} tenants (${skew})`);
-  // The source holds Emmett's schema only; distributary's engine adds its own objects to its copy (timed).
-  const source = await server.createDatabase('bench_source');
-  const store = getPostgreSQLEventStore(source);
-  await store.schema.migrate();
-  await store.close();
-  const appendStarted = Date.now();
-  await appendWorkload(source, workload, () => undefined, 16);
-  log(`appended in ${((Date.now() - appendStarted) / 1000).toFixed(1)} s`);
+  const results: { events: number; emmett: Measured; emmettDefault?: Measured; pongo: Measured; batch: Measured }[] = [];
+  for (const size of sizes) {
+    const workload = shopWorkload({ tenants, events: size, skew });
+    log(`workload: ${workload.events} events, ${workload.carts.length} carts, ${workload.expected.size} tenants (${skew})`);
+    // The source holds Emmett's schema only; distributary's engine adds its own objects to its copy (timed).
+    const source = await server.createDatabase('bench_source');
+    const store = getPostgreSQLEventStore(source);
+    await store.schema.migrate();
+    await store.close();
+    const appendStarted = Date.now();
+    await appendWorkload(source, workload, () => undefined, 16);
+    log(`  appended in ${((Date.now() - appendStarted) / 1000).toFixed(1)} s`);
 
-  const emmettDb = await server.createDatabase('bench_emmett', 'bench_source');
-  const emmettStarted = Date.now();
-  const consumer = postgreSQLEventStoreConsumer({
-    connectionString: emmettDb,
-    stopWhen: { noMessagesLeft: true },
-    processors: [postgreSQLProjector({ processorId: 'emmett-carts-summary', projection: cartsSummaryProjection, connectionOptions: { connectionString: emmettDb } })],
-  });
-  await consumer.start();
-  await consumer.close();
-  const emmettSeconds = (Date.now() - emmettStarted) / 1000;
-  const emmettCheckpoint = await readEmmettCheckpoint(emmettDb);
-  const emmettRate = workload.events / emmettSeconds;
-  log(`emmett postgreSQLProjector: ${emmettSeconds.toFixed(1)} s, ${emmettRate.toFixed(0)} events/s, ${await countDocuments(emmettDb)} of ${workload.carts.length} documents, checkpoint ${emmettCheckpoint}`);
+    const runEmmett = async (label: string, database: string, batchSize: number | undefined): Promise<Measured> => {
+      const connectionString = await server.createDatabase(database, 'bench_source');
+      const machine = watchMachineLoad();
+      const started = Date.now();
+      const consumer = postgreSQLEventStoreConsumer({
+        connectionString,
+        stopWhen: { noMessagesLeft: true },
+        ...(batchSize === undefined ? {} : { pulling: { batchSize } }),
+        processors: [postgreSQLProjector({ processorId: 'emmett-carts-summary', projection: cartsSummaryProjection, connectionOptions: { connectionString } })],
+      });
+      await consumer.start();
+      await consumer.close();
+      const seconds = (Date.now() - started) / 1000;
+      const load = machine();
+      const rate = workload.events / seconds;
+      log(
+        `  ${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents, checkpoint ${await readEmmettCheckpoint(connectionString)}; ${load}`,
+      );
+      return { rate, seconds };
+    };
 
-  const runOurs = async (label: string, database: string, projectors: string): Promise<number> => {
-    const connectionString = await server.createDatabase(database, 'bench_source');
-    const engine = projectionEngine({ connectionString, projectors: new URL(projectors, import.meta.url), logger: silentLogger });
-    const started = Date.now();
-    await engine.start();
-    await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
-    const seconds = (Date.now() - started) / 1000;
-    await engine.stop();
-    const rate = workload.events / seconds;
-    log(`${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents`);
-    return rate;
-  };
-  const workers = process.env.BENCH_WORKERS ?? 4;
-  const pongoRate = await runOurs(`distributary hash x${workers}, Emmett's Pongo projection`, 'bench_distributary', './benchProjectors.ts');
-  log(`ratio distributary / emmett: ${(pongoRate / emmettRate).toFixed(2)}x (target >= 3x)`);
-  const batchRate = await runOurs(`distributary hash x${workers}, pongoBatchProjection`, 'bench_distributary_batch', './benchBatchProjectors.ts');
-  log(`ratio distributary with pongoBatchProjection / emmett: ${(batchRate / emmettRate).toFixed(2)}x (target >= 20x)`);
+    const runOurs = async (label: string, database: string, projectors: string): Promise<Measured> => {
+      const connectionString = await server.createDatabase(database, 'bench_source');
+      const engine = projectionEngine({ connectionString, projectors: new URL(projectors, import.meta.url), logger: silentLogger });
+      const machine = watchMachineLoad();
+      const started = Date.now();
+      await engine.start();
+      await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
+      const seconds = (Date.now() - started) / 1000;
+      const load = machine();
+      await engine.stop();
+      const rate = workload.events / seconds;
+      log(`  ${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents; ${load}`);
+      return { rate, seconds };
+    };
+
+    const emmett = await runEmmett('emmett postgreSQLProjector, batch 500', 'bench_emmett', 500);
+    const emmettDefault = withEmmettDefault
+      ? await runEmmett(`emmett postgreSQLProjector, default batch (${DefaultPostgreSQLEventStoreProcessorBatchSize})`, 'bench_emmett_default', undefined)
+      : undefined;
+    const pongo = await runOurs("distributary, Emmett's Pongo projection", 'bench_distributary', './benchProjectors.ts');
+    const batch = await runOurs('distributary, pongoBatchProjection', 'bench_distributary_batch', './benchBatchProjectors.ts');
+    log(`  ratio distributary (Emmett's projection) / emmett batch 500: ${(pongo.rate / emmett.rate).toFixed(2)}x (target >= 3x)`);
+    log(`  ratio distributary (pongoBatchProjection) / emmett batch 500: ${(batch.rate / emmett.rate).toFixed(2)}x${workload.events >= 100_000 ? ' (target >= 20x)' : ''}`);
+    if (emmettDefault !== undefined)
+      log(`  against emmett at its default batch: ${(pongo.rate / emmettDefault.rate).toFixed(2)}x and ${(batch.rate / emmettDefault.rate).toFixed(2)}x`);
+    results.push({ events: workload.events, emmett, emmettDefault, pongo, batch });
+  }
+
+  log('summary, events/s (ratio against emmett at batch 500):');
+  for (const { events, emmett, emmettDefault, pongo, batch } of results)
+    log(
+      `  ${events} events: emmett batch 500 ${emmett.rate.toFixed(0)}${emmettDefault === undefined ? '' : `, emmett default batch ${emmettDefault.rate.toFixed(0)} (${(emmettDefault.rate / emmett.rate).toFixed(2)}x)`}` +
+        `, distributary with Emmett's projection ${pongo.rate.toFixed(0)} (${(pongo.rate / emmett.rate).toFixed(2)}x), with pongoBatchProjection ${batch.rate.toFixed(0)} (${(batch.rate / emmett.rate).toFixed(2)}x)`,
+    );
 } finally {
   await server.close();
 }

@@ -1,5 +1,5 @@
 import { pongoSingleStreamProjection } from '@event-driven-io/emmett-postgresql';
-import { partitionedProjector, pongoBatchProjection } from 'distributary';
+import { partitionedProjector, pongoBatchProjection } from '../src/index.ts';
 import type { ShopEvent } from './shopEvents.ts';
 
 export type CartSummary = { tenant: string; cartId: string; status: 'open' | 'confirmed'; itemsCount: number; total: number };

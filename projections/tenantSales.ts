@@ -1,5 +1,5 @@
 import { pongoMultiStreamProjection } from '@event-driven-io/emmett-postgresql';
-import { partitionedProjector } from 'distributary';
+import { partitionedProjector } from '../src/index.ts';
 import type { ShopEvent } from './shopEvents.ts';
 
 export type TenantSales = { tenant: string; itemsAdded: number; confirmedCarts: number; revenue: number };

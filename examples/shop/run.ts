@@ -1,7 +1,7 @@
 // The shop demo: a multi-tenant workload appended to an Emmett event store, projected per tenant
 // by distributary, then read back like an application would.
 import { pongoClient } from '@event-driven-io/pongo';
-import { projectionEngine, type EngineStatus } from 'distributary';
+import { projectionEngine, type EngineStatus } from '../../src/index.ts';
 import { tenantSalesCollection, cartsSummaryCollection, type CartSummary, type TenantSales } from '../../projections/index.ts';
 import { openDatabase } from './embeddedPostgres.ts';
 import { appendWorkload, shopWorkload } from './shopWorkload.ts';
