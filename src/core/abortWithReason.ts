@@ -2,7 +2,7 @@
  * An abort controller that remembers the first reason it was aborted with: what ended a session,
  * a membership or a loop, for the log line that follows.
  */
-export type ReasonedAbort = { readonly signal: AbortSignal; abort(reason: string): void; reason(): string };
+export type ReasonedAbort = { readonly signal: AbortSignal; readonly abort: (reason: string) => void; readonly reason: () => string };
 
 export const abortWithReason = (initial = 'stopped'): ReasonedAbort => {
   const controller = new AbortController();

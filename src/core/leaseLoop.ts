@@ -1,4 +1,8 @@
 import { abortableSleep } from './abortableSleep.ts';
+import { backoffDelay, type ResolvedBackoffOptions } from './backoff.ts';
+
+/** Between a session that ended and the next: a flapping session does not hammer the database. */
+const SessionBackoff: ResolvedBackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: 0.2 };
 import type { Logger } from './logger.ts';
 
 /** Work done while holding a lease: runs until aborted or it fails, then is closed. */
@@ -35,7 +39,7 @@ export const runLeaseLoop = async <S extends LeasedSession>(options: LeaseLoopOp
   const { lease, logger, signal } = options;
   const renewEveryMs = options.timeoutMs / 3;
   let failures = 0;
-  const backoff = (): Promise<void> => abortableSleep(Math.min(30_000, 500 * 2 ** failures++), signal);
+  const backoff = (): Promise<void> => abortableSleep(backoffDelay(SessionBackoff, ++failures), signal);
 
   const holdLease = async (session: S, held: AbortSignal): Promise<void> => {
     let lastRenewed = Date.now();

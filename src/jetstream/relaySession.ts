@@ -1,7 +1,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.ts';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import { abortWithReason } from '../core/abortWithReason.ts';
+import { retryUntilAborted } from '../core/retryUntilAborted.ts';
 import { DistributaryError, toErrorInfo } from '../core/errors.ts';
 import { toJson } from '../core/toJson.ts';
 import { resolvePartitionKey } from '../core/partitionKey.ts';
@@ -46,8 +46,8 @@ export const openRelaySession = async (context: {
   const { options, db, streams, wakeUps } = context;
   const publisher = asyncPublisher(context.nc);
   const processorId = relayProcessorId(options.app);
-  const controller = new AbortController();
-  let abortReason = 'stopped';
+  const ending = abortWithReason();
+  const { signal } = ending;
   /** The stored checkpoint: everything up to it is in the streams. */
   let position = (await readCheckpoints(db, processorId, 1)).get('emt:default') ?? null;
   let publishedCount = 0;
@@ -95,22 +95,18 @@ export const openRelaySession = async (context: {
     }
   };
 
-  const publishBatch = async (items: PositionedEvent[]): Promise<void> => {
-    for (let attempt = 1; !controller.signal.aborted; attempt++) {
-      try {
+  const publishBatch = (items: PositionedEvent[]): Promise<void> =>
+    retryUntilAborted(
+      async () => {
         // Published in delivery order on one connection, acks awaited together.
         const routed = await route(items);
         const acks = await publisher.publishAll(routed.map(toMessage), options.ackTimeoutMs);
         publishedCount += acks.filter((ack) => !ack.duplicate).length;
         // Stored: wake the hosts' partitions that sleep on these streams.
         if (routed.length > 0) notify([...new Set(routed.map((r) => r.names.stream))]);
-        return;
-      } catch (error) {
-        options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${toErrorInfo(error).message}`);
-        await abortableSleep(backoffDelay(DefaultBackoff, attempt), controller.signal);
-      }
-    }
-  };
+      },
+      { signal, onError: (error, attempt) => options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${toErrorInfo(error).message}`) },
+    );
 
   const loop = async (): Promise<void> => {
     // While a full batch is published, the next one is already being read.
@@ -137,21 +133,21 @@ export const openRelaySession = async (context: {
         })
         .catch((error: unknown) => {
           storeFailed ??= error instanceof Error ? error : new Error(String(error));
-          controller.abort();
+          ending.abort(storeFailed.message);
         });
     try {
-      while (!controller.signal.aborted) {
+      while (!signal.aborted) {
         const current = prefetched ?? read(published ?? BeforeFirstPosition);
         const batch = await current.batch;
         prefetched = batch.more ? read(batch.last) : undefined;
         if (batch.events.length > 0) {
           await publishBatch(batch.events);
           await storing;
-          if (controller.signal.aborted) break;
+          if (signal.aborted) break;
           storing = store(published, batch.last);
           published = batch.last;
         }
-        await pause(batch, current.generation, controller.signal);
+        await pause(batch, current.generation, signal);
       }
     } finally {
       await storing;
@@ -161,17 +157,10 @@ export const openRelaySession = async (context: {
 
   return {
     async run() {
-      await loop().catch((error: unknown) => {
-        abortReason = toErrorInfo(error).message;
-        controller.abort();
-      });
-      return abortReason;
+      await loop().catch((error: unknown) => ending.abort(toErrorInfo(error).message));
+      return ending.reason();
     },
-    abort(reason) {
-      if (controller.signal.aborted) return;
-      abortReason = reason;
-      controller.abort();
-    },
+    abort: ending.abort,
     close: () => Promise.resolve(publisher.close()),
     position: () => position ?? BeforeFirstPosition,
     published: () => publishedCount,

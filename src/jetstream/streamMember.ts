@@ -65,7 +65,7 @@ type Owned = PartitionLease & { controller: AbortController; loop: Promise<void>
  * stream. A lease it could not renew is lost: its consumer stops at once, and any commit still
  * coming from it is fenced by the epoch.
  */
-export const streamMember = async (context: {
+export const streamMember = (context: {
   options: StreamSourceOptions;
   projectors: readonly AnyPartitionedProjector[];
   newRouter: RouterFactory;
@@ -74,7 +74,7 @@ export const streamMember = async (context: {
   nc: NatsConnection;
   registry: KV;
   onProgress: () => void;
-}): Promise<StreamMember> => {
+}): StreamMember => {
   const { options, db, nc, registry } = context;
   const { logger, hostId } = options;
   // Rounds come often enough that a dead host's partitions are taken soon after its leases expire.

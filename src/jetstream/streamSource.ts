@@ -52,7 +52,7 @@ export const streamSource = (context: {
   let loop: Promise<void> | undefined;
 
   const join = (connection: NatsConnection, tenants: KV): Promise<StreamMember | undefined> =>
-    retryUntilAborted(() => streamMember({ ...context, nc: connection, registry: tenants, onProgress }), {
+    retryUntilAborted(() => Promise.resolve().then(() => streamMember({ ...context, nc: connection, registry: tenants, onProgress })), {
       signal: stopping.signal,
       onError: (error) => logger.warn(`${options.hostId}: could not join group '${options.group}': ${error instanceof Error ? error.message : String(error)}`),
     });

@@ -1,7 +1,6 @@
 import pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.ts';
 import { wakeable } from '../core/wakeable.ts';
-import { backoffDelay, DefaultBackoff } from '../core/backoff.ts';
+import { retryUntilAborted } from '../core/retryUntilAborted.ts';
 import type { Logger } from '../core/logger.ts';
 import { MessagesAppendedChannel } from './migrate.ts';
 
@@ -22,14 +21,13 @@ export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
   let generation = 0;
   const appended = wakeable();
   let client: pg.Client | undefined;
-  let closed = false;
+  const closing = new AbortController();
   const notify = (): void => {
     generation++;
     appended.wake();
   };
 
-  const connect = async (attempt = 1): Promise<void> => {
-    if (closed) return;
+  const listen = async (): Promise<void> => {
     const next = new pg.Client({ connectionString });
     try {
       next.on('notification', notify);
@@ -41,15 +39,16 @@ export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
       });
       await next.connect();
       await next.query(`LISTEN ${MessagesAppendedChannel}`);
-      if (closed) return void (await next.end());
+      if (closing.signal.aborted) return void (await next.end());
       client = next;
       notify();
-    } catch {
+    } catch (error) {
       void next.end().catch(() => undefined);
-      await abortableSleep(backoffDelay(DefaultBackoff, attempt));
-      return connect(attempt + 1);
+      throw error;
     }
   };
+  // Failures to connect are outages: waited out quietly (the reader polls meanwhile).
+  const connect = (): Promise<unknown> => retryUntilAborted(listen, { signal: closing.signal, onError: () => undefined });
   void connect();
 
   return {
@@ -59,7 +58,7 @@ export const wakeUps = (connectionString: string, logger: Logger): WakeUps => {
       await appended.wait(ms, signal);
     },
     async close() {
-      closed = true;
+      closing.abort();
       await client?.end().catch(() => undefined);
       notify();
     },

@@ -1,6 +1,7 @@
 import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.ts';
+import { abortWithReason } from '../core/abortWithReason.ts';
 import { wakeable } from '../core/wakeable.ts';
 import { DistributaryError } from '../core/errors.ts';
 import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
@@ -71,13 +72,9 @@ export const openReaderSession = async (context: {
   onProgress: () => void;
 }): Promise<ReaderSession> => {
   const { options, db, wakeUps } = context;
-  const controller = new AbortController();
-  let abortReason = 'stopped';
-  const abort = (reason: string): void => {
-    if (controller.signal.aborted) return;
-    abortReason = reason;
-    controller.abort();
-  };
+  const ending = abortWithReason();
+  const { signal } = ending;
+  const abort = ending.abort;
 
   // Commits wake a reader paused on a full buffer, and whoever waits for the engine to catch up.
   const committed = wakeable();
@@ -139,27 +136,27 @@ export const openReaderSession = async (context: {
 
   const readLoop = async (): Promise<void> => {
     const pause = readPacer(wakeUps, options.idlePollMs, committed);
-    while (!controller.signal.aborted) {
+    while (!signal.aborted) {
       if (buffered() >= options.maxPendingEvents) {
-        await committed.wait(options.idlePollMs, controller.signal);
+        await committed.wait(options.idlePollMs, signal);
         continue;
       }
       for (const mark of marks) await mark.feed.refill(position, options.maxPendingEvents - buffered());
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       const generation = wakeUps.generation();
       const batch = await readEventBatch(db, position, options.readBatchSize);
-      if (controller.signal.aborted) return;
+      if (signal.aborted) return;
       for (const mark of marks) {
         await mark.feed.route(batch.events, position);
         mark.feed.tracker.readThrough(batch.last);
       }
       position = batch.last;
       onProgress();
-      const paused = pause(batch, generation, controller.signal);
+      const paused = pause(batch, generation, signal);
       // A skipped partition that gets room again is read for at once, not at the next append.
       let roomAgain = marks.some((mark) => mark.feed.refillable());
-      while (!batch.more && !roomAgain && marks.some((mark) => mark.feed.tracker.skipped().size > 0) && !controller.signal.aborted) {
-        const woken = await Promise.race([paused.then(() => 'paused' as const), committed.wait(Number.POSITIVE_INFINITY, controller.signal)]);
+      while (!batch.more && !roomAgain && marks.some((mark) => mark.feed.tracker.skipped().size > 0) && !signal.aborted) {
+        const woken = await Promise.race([paused.then(() => 'paused' as const), committed.wait(Number.POSITIVE_INFINITY, signal)]);
         if (woken === 'paused') break;
         roomAgain = marks.some((mark) => mark.feed.refillable());
       }
@@ -185,9 +182,9 @@ export const openReaderSession = async (context: {
   const upkeep = schedulerUpkeep(db, options.hostId, router);
   const markLoop = async (): Promise<void> => {
     await upkeep();
-    while (!controller.signal.aborted) {
-      await abortableSleep(options.markIntervalMs, controller.signal);
-      if (controller.signal.aborted) return;
+    while (!signal.aborted) {
+      await abortableSleep(options.markIntervalMs, signal);
+      if (signal.aborted) return;
       await storeMarks();
       await followDeadLetters();
       await upkeep();
@@ -204,7 +201,7 @@ export const openReaderSession = async (context: {
   return {
     async run() {
       await Promise.all([guard(readLoop), guard(markLoop)]);
-      return abortReason;
+      return ending.reason();
     },
     abort,
     readerPosition: () => position,

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { WorkerError, type ErrorInfo } from '../core/errors.ts';
+import { toErrorInfo, WorkerError, type ErrorInfo } from '../core/errors.ts';
 import type { PartitionSnapshot } from '../core/partitionScheduler.ts';
 import type { ThreadPlacement } from '../core/threadPlacement.ts';
 import type { FromWorker, PartitionEvents, ProcessorReport, ThreadSnapshot, ToWorker, WorkerData } from './messages.ts';
@@ -115,7 +115,7 @@ export const threadPool = (options: ThreadPoolOptions): ThreadPool => {
         }
       }
     });
-    worker.on('error', (error) => fail(new WorkerError(`thread ${index} crashed: ${error.message}`, { cause: error })));
+    worker.on('error', (error: unknown) => fail(new WorkerError(`thread ${index} crashed: ${toErrorInfo(error).message}`, { cause: error })));
     worker.on('exit', (code) => {
       if (!thread.stopping) fail(new WorkerError(`thread ${index} exited unexpectedly with code ${code}`));
     });
