@@ -28,6 +28,9 @@ export class OwnershipLostError extends DistributaryError {
 /** A batch ran longer than `onError.batchTimeoutMs`; its transaction was terminated. */
 export class BatchTimeoutError extends DistributaryError {}
 
+/** A state machine was asked for a transition its table does not allow: a bug, never an outage. */
+export class IllegalTransitionError extends DistributaryError {}
+
 /** A wait such as `whenCaughtUp` did not finish in time. */
 export class WaitTimeoutError extends DistributaryError {}
 

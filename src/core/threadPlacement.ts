@@ -21,7 +21,7 @@ export type PlacementResult = { ok: true; placement: ThreadPlacement } | { ok: f
 
 /**
  * Maps (processor, partition) pairs onto one budget of `threads` threads shared by every processor of
- * an engine. Dedicated partitions take threads from the top of the budget, one per distinct key (two
+ * an engine. A key hashes to the same thread for every projector of the same width. Dedicated partitions take threads from the top of the budget, one per distinct key (two
  * projectors dedicating the same tenant share its thread); everything else shares the threads below.
  */
 export const threadPlacement = (threads: number, processors: readonly { processorId: string; placement: Placement }[]): PlacementResult => {
@@ -50,7 +50,9 @@ export const threadPlacement = (threads: number, processors: readonly { processo
       if (own !== undefined) return own;
     }
     const count = usable(placement);
-    if (placement?.type !== 'per-partition') return bucketFor(partitionIdentity(processorId, partition), count);
+    // By the key alone: one tenant's partitions of every projector share a thread, which then gets
+    // each of the tenant's events once, whatever the number of projectors.
+    if (placement?.type !== 'per-partition') return bucketFor(partition, count);
     let least = 0;
     for (let i = 1; i < count; i++) if (load[i]! < load[least]!) least = i;
     return least;

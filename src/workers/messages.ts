@@ -37,9 +37,12 @@ export type ProcessorReport = PartitionReport<Position> & { processorId: string 
 
 export type ThreadSnapshot = { processorId: string; partitions: PartitionSnapshot[] };
 
+/** Batches as they cross to a thread: events by index into the message's `events`, each sent once however many projectors' batches hold it. */
+export type IndexedBatch = Omit<PartitionEvents, 'events'> & { events: number[] };
+
 /** Main thread to worker: one message per read batch, never one per event. */
 export type ToWorker =
-  | { type: 'events'; batches: PartitionEvents[] }
+  | { type: 'events'; events: PositionedEvent[]; batches: IndexedBatch[] }
   | { type: 'release'; partitions: ProcessorPartition[] }
   | { type: 'weights'; weights: (ProcessorPartition & { weight: number })[] }
   | { type: 'snapshot'; id: number; notable?: boolean }

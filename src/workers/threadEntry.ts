@@ -113,7 +113,7 @@ const start = async (): Promise<void> => {
         for (const batch of message.batches) {
           const scheduler = schedulerOf(projectorOf(batch.processorId));
           if (batch.lease !== undefined) leases.get(batch.processorId)!.set(batch.partition, batch.lease);
-          scheduler.enqueue(batch.partition, batch.events, batch.checkpoint);
+          scheduler.enqueue(batch.partition, batch.events.map((index) => message.events[index]!), batch.checkpoint);
         }
         return;
       case 'release':
