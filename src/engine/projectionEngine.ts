@@ -45,6 +45,18 @@ export type ProjectionEngine = {
   stop(): Promise<void>;
 };
 
+/**
+ * Transactions a thread keeps open at once across its projectors: what they ask for together, up to
+ * twice the most any one asks for (more connections than that only queue up in the database).
+ */
+const threadConcurrency = (projectors: readonly AnyPartitionedProjector[]): number => {
+  const wanted = projectors.map((projector) => projector.concurrency);
+  return Math.min(
+    wanted.reduce((sum, concurrency) => sum + concurrency, 0),
+    2 * Math.max(...wanted),
+  );
+};
+
 /** Loads the stream source only when configured: an in-process engine never loads NATS. */
 const loadStreamSource = async () => (await import('../jetstream/streamSource.ts')).streamSource;
 
@@ -73,7 +85,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       hostId: options.hostId,
       threads: options.threads,
       placement,
-      concurrency: Math.max(...projectors.map((projector) => projector.concurrency)),
+      concurrency: threadConcurrency(projectors),
       // A paused host's open transaction must not keep the next owner out longer than its lease.
       idleInTransactionTimeoutMs: options.transport.type === 'jetstream' ? options.leaseTimeoutMs : undefined,
     });
@@ -99,6 +111,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       const placed = threadPlacement(options.threads, projectors);
       if (!placed.ok) throw new ConfigurationError(`projectionEngine: ${placed.error}`);
       spare = poolFor(placed.placement);
+      // Threads import the projectors module while the engine migrates and the source opens; start()
+      // waits for them too, so an event appended right after it is applied without that wait.
+      const warming = spare.ready();
       if (options.migrate) await migrate(options.connectionString);
       db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
       db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
@@ -106,6 +121,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
       source = await openSource(options, routerFactory(placed.placement), db, dumbo);
       await source.start();
+      await warming;
       progressed.wake();
     },
 
