@@ -12,18 +12,8 @@ export class ConfigurationError extends DistributaryError {}
 /** `partitionBy` threw or returned something that is not a usable key. */
 export class PartitionKeyError extends DistributaryError {}
 
-/** Another worker committed for a partition this worker believed it owned. */
-export class OwnershipLostError extends DistributaryError {
-  readonly processorId: string;
-  readonly partition: string;
-  readonly reason: string;
-  constructor(processorId: string, partition: string, reason: string) {
-    super(`${processorId}/${partition}: ownership lost (${reason}); another owner committed for this partition`);
-    this.processorId = processorId;
-    this.partition = partition;
-    this.reason = reason;
-  }
-}
+/** Another owner committed for a partition this one believed it owned, or its lease passed on: the commit was fenced. */
+export class OwnershipLostError extends DistributaryError {}
 
 /** A batch ran longer than `onError.batchTimeoutMs`; its transaction was terminated. */
 export class BatchTimeoutError extends DistributaryError {}

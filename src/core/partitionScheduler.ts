@@ -1,6 +1,6 @@
 import { minHeap } from './minHeap.ts';
 import { backoffDelay, type ResolvedBackoffOptions } from './backoff.ts';
-import { toErrorInfo, type ErrorInfo } from './errors.ts';
+import { OwnershipLostError, toErrorInfo, type ErrorInfo } from './errors.ts';
 import type { TransactionSlots } from './transactionSlots.ts';
 
 /*
@@ -29,6 +29,9 @@ import type { TransactionSlots } from './transactionSlots.ts';
 
 /** A partition whose last transaction took longer than this runs alone until one is quick again. */
 export const SlowTransactionMs = 100;
+
+/** The least share of the active weight a partition with events waiting gets. */
+export const DefaultMinShare = 0.01;
 
 export type CommitOutcome<C> =
   | { ok: true; checkpoint: C | null; applied: number }
@@ -136,7 +139,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
   const partitions = new Map<string, Partition<E, C>>();
   const weights = new Map<string, number>();
   const weightOf = (key: string): number => weights.get(key) ?? 1;
-  const minShare = options.minShare ?? 0.01;
+  const minShare = options.minShare ?? DefaultMinShare;
   // Start-time fair queuing: the ready partition with the lowest virtual start goes next; a batch of
   // n events moves its partition's finish by n / effective weight; virtual time is the last start.
   const ready = minHeap<Partition<E, C>>((p) => p.start);
@@ -250,13 +253,18 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
 
   const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
     if (!outcome.ok)
-      return stop(p, 'fenced', {
-        name: 'OwnershipLostError',
-        message:
-          outcome.reason === 'LEASE_LOST'
-            ? 'the partition lease expired or passed to another host before the commit'
-            : `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition`,
-      }, 0);
+      return stop(
+        p,
+        'fenced',
+        toErrorInfo(
+          new OwnershipLostError(
+            outcome.reason === 'LEASE_LOST'
+              ? 'the partition lease expired or passed to another host before the commit'
+              : `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition`,
+          ),
+        ),
+        0,
+      );
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
     if (p.probe > 0) {

@@ -1,8 +1,9 @@
-import { availableParallelism, hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { ConfigurationError } from '../core/errors.ts';
 import { stderrLogger, type Logger } from '../core/logger.ts';
 import { checkApp } from '../jetstream/streamNames.ts';
+import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
+import { optionChecks } from '../options/optionChecks.ts';
 
 export type ProjectionEngineOptions = {
   /** PostgreSQL connection string of the Emmett event store; read models live in the same database. */
@@ -89,53 +90,45 @@ export type ResolvedEngineOptions = {
   transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number };
 };
 
-const nonNegative = (name: string, value: number | undefined, fallback: number): number => {
-  const resolved = value ?? fallback;
-  if (!Number.isFinite(resolved) || resolved < 0) throw new ConfigurationError(`projectionEngine: options.${name} must be a number >= 0, got ${String(value)}`);
-  return resolved;
-};
-
-const positive = (name: string, value: number | undefined, fallback: number): number => {
-  const resolved = value ?? fallback;
-  if (!Number.isFinite(resolved) || resolved <= 0) throw new ConfigurationError(`projectionEngine: options.${name} must be a positive number, got ${String(value)}`);
-  return resolved;
-};
-
-const atLeastOne = (name: string, value: number | undefined, fallback: number): number => {
-  const resolved = Math.floor(positive(name, value, fallback));
-  if (resolved < 1) throw new ConfigurationError(`projectionEngine: options.${name} must be at least 1, got ${String(value)}`);
-  return resolved;
-};
+const check = optionChecks('projectionEngine');
 
 export const resolveEngineOptions = (options: ProjectionEngineOptions): ResolvedEngineOptions => {
+  check.known('', options, ['connectionString', 'projectors', 'hostId', 'threads', 'lease', 'reader', 'transport', 'migrate', 'logger']);
+  check.known('lease', options.lease, ['group', 'timeoutMs', 'hostWeight']);
+  check.known('reader', options.reader, ['batchSize', 'idlePollMs', 'maxPendingEvents', 'maxPartitionPending', 'markIntervalMs']);
   if (typeof options.connectionString !== 'string' || options.connectionString.length === 0)
     throw new ConfigurationError('projectionEngine: options.connectionString must be a PostgreSQL connection string');
   if (options.projectors === undefined) throw new ConfigurationError('projectionEngine: options.projectors must be the URL of a module exporting projectors');
   const projectorsUrl = options.projectors instanceof URL ? options.projectors.href : options.projectors;
   if (!/^[a-z]+:/.test(projectorsUrl))
     throw new ConfigurationError(`projectionEngine: options.projectors must be a URL (file:///...), got '${projectorsUrl}'; use new URL('./projections.ts', import.meta.url)`);
+  const { transport } = options;
+  if (transport !== undefined && transport.type !== 'in-process' && transport.type !== 'jetstream')
+    throw new ConfigurationError(`projectionEngine: options.transport.type must be 'in-process' or 'jetstream', got ${String((transport as { type: unknown }).type)}`);
+  check.known('transport', transport, transport?.type === 'jetstream' ? ['type', 'servers', 'app', 'ackWaitMs'] : ['type']);
+  const leaseTimeoutMs = check.positive('lease.timeoutMs', options.lease?.timeoutMs, DefaultLeaseTimeoutMs);
   return {
     connectionString: options.connectionString,
     projectorsUrl,
-    hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
-    threads: atLeastOne('threads', options.threads, Math.max(1, availableParallelism() - 1)),
+    hostId: options.hostId ?? defaultHostId(),
+    threads: check.atLeastOne('threads', options.threads, Math.max(1, availableParallelism() - 1)),
     group: options.lease?.group ?? 'default',
-    leaseTimeoutSeconds: Math.ceil(positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000) / 1000),
-    leaseTimeoutMs: positive('lease.timeoutMs', options.lease?.timeoutMs, 10_000),
-    hostWeight: nonNegative('lease.hostWeight', options.lease?.hostWeight, 1),
-    readBatchSize: Math.floor(positive('reader.batchSize', options.reader?.batchSize, 1000)),
-    idlePollMs: positive('reader.idlePollMs', options.reader?.idlePollMs, 500),
-    maxPendingEvents: positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 20_000),
-    maxPartitionPending: atLeastOne('reader.maxPartitionPending', options.reader?.maxPartitionPending, 5000),
-    markIntervalMs: positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
+    leaseTimeoutSeconds: Math.ceil(leaseTimeoutMs / 1000),
+    leaseTimeoutMs,
+    hostWeight: check.nonNegative('lease.hostWeight', options.lease?.hostWeight, 1),
+    readBatchSize: check.atLeastOne('reader.batchSize', options.reader?.batchSize, DefaultReadBatchSize),
+    idlePollMs: check.positive('reader.idlePollMs', options.reader?.idlePollMs, DefaultIdlePollMs),
+    maxPendingEvents: check.positive('reader.maxPendingEvents', options.reader?.maxPendingEvents, 20_000),
+    maxPartitionPending: check.atLeastOne('reader.maxPartitionPending', options.reader?.maxPartitionPending, 5000),
+    markIntervalMs: check.positive('reader.markIntervalMs', options.reader?.markIntervalMs, 1000),
     migrate: options.migrate ?? true,
     transport:
-      options.transport?.type === 'jetstream'
+      transport?.type === 'jetstream'
         ? {
             type: 'jetstream',
-            servers: [options.transport.servers].flat(),
-            app: checkApp(options.transport.app),
-            ackWaitMs: positive('transport.ackWaitMs', options.transport.ackWaitMs, 60_000),
+            servers: [transport.servers].flat(),
+            app: checkApp(transport.app),
+            ackWaitMs: check.positive('transport.ackWaitMs', transport.ackWaitMs, DefaultAckWaitMs),
           }
         : { type: 'in-process' },
     logger: options.logger ?? stderrLogger(),

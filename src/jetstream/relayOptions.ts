@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.ts';
 import { stderrLogger, type Logger } from '../core/logger.ts';
 import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
+import { DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
+import { optionChecks } from '../options/optionChecks.ts';
 import { checkApp } from './streamNames.ts';
 
 export type TenantStreamLimits = {
@@ -51,26 +51,48 @@ const DefaultLimits: Required<TenantStreamLimits> = { maxAgeMs: 0, maxMessages: 
 
 const byTenantMetadata = (event: ProjectorEvent): unknown => (event.metadata as { tenant?: unknown }).tenant;
 
+const check = optionChecks('relay');
+const limitKeys = ['maxAgeMs', 'maxMessages', 'maxBytes', 'replicas', 'storage', 'duplicateWindowMs'] as const;
+
+/** Stream limits as given (for every tenant, or one tenant's overrides), checked. */
+const checkLimits = <L extends TenantStreamLimits>(path: string, limits: L): L => {
+  check.known(path, limits, path === 'stream' ? [...limitKeys, 'overrides'] : limitKeys);
+  const { maxAgeMs, maxMessages, maxBytes, replicas, storage, duplicateWindowMs } = limits;
+  if (maxAgeMs !== undefined) check.nonNegative(`${path}.maxAgeMs`, maxAgeMs, 0);
+  for (const [name, value] of [['maxMessages', maxMessages], ['maxBytes', maxBytes]] as const)
+    if (value !== undefined && !(Number.isInteger(value) && (value === -1 || value > 0)))
+      throw new ConfigurationError(`relay: options.${path}.${name} must be -1 (unlimited) or a positive integer, got ${String(value)}`);
+  if (replicas !== undefined) check.positiveInteger(`${path}.replicas`, replicas, 1);
+  if (storage !== undefined && storage !== 'file' && storage !== 'memory')
+    throw new ConfigurationError(`relay: options.${path}.storage must be 'file' or 'memory', got ${String(storage)}`);
+  if (duplicateWindowMs !== undefined) check.positive(`${path}.duplicateWindowMs`, duplicateWindowMs, 1);
+  return limits;
+};
+
 export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions => {
+  check.known('', options, ['connectionString', 'nats', 'app', 'partitionBy', 'stream', 'batchSize', 'hostId', 'lease', 'idlePollMs', 'ackTimeoutMs', 'logger']);
+  check.known('nats', options.nats, ['servers']);
+  check.known('lease', options.lease, ['timeoutMs']);
   if (typeof options.connectionString !== 'string' || options.connectionString === '')
     throw new ConfigurationError('relay: options.connectionString must be a PostgreSQL connection string');
   const servers = options.nats?.servers;
   if (servers === undefined || (Array.isArray(servers) && servers.length === 0)) throw new ConfigurationError('relay: options.nats.servers must name a NATS server');
-  const batchSize = options.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigurationError(`relay: options.batchSize must be a positive integer, got ${String(options.batchSize)}`);
-  const { overrides, ...limits } = options.stream ?? {};
+  if (options.partitionBy !== undefined && typeof options.partitionBy !== 'function')
+    throw new ConfigurationError(`relay: options.partitionBy must be a function, got ${typeof options.partitionBy}`);
+  const { overrides, ...limits } = checkLimits('stream', options.stream ?? {});
+  if (overrides !== undefined && typeof overrides !== 'function') throw new ConfigurationError(`relay: options.stream.overrides must be a function, got ${typeof overrides}`);
   const base = { ...DefaultLimits, ...limits };
   return {
     connectionString: options.connectionString,
     servers: Array.isArray(servers) ? servers : [servers],
     app: checkApp(options.app),
     partitionBy: options.partitionBy ?? byTenantMetadata,
-    limits: (tenant) => ({ ...base, ...overrides?.(tenant) }),
-    batchSize,
-    hostId: options.hostId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
-    leaseTimeoutSeconds: Math.ceil((options.lease?.timeoutMs ?? 10_000) / 1000),
-    idlePollMs: options.idlePollMs ?? 500,
-    ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+    limits: (tenant) => ({ ...base, ...checkLimits(`stream.overrides('${tenant}')`, overrides?.(tenant) ?? {}) }),
+    batchSize: check.positiveInteger('batchSize', options.batchSize, DefaultReadBatchSize),
+    hostId: options.hostId ?? defaultHostId(),
+    leaseTimeoutSeconds: Math.ceil(check.positive('lease.timeoutMs', options.lease?.timeoutMs, DefaultLeaseTimeoutMs) / 1000),
+    idlePollMs: check.positive('idlePollMs', options.idlePollMs, DefaultIdlePollMs),
+    ackTimeoutMs: check.positive('ackTimeoutMs', options.ackTimeoutMs, 10_000),
     logger: options.logger ?? stderrLogger(),
   };
 };

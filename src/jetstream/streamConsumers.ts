@@ -19,8 +19,7 @@ export { SleepAfterMs } from './partitionConsumption.ts';
 
 /** How often the whole registry is listed, for tenants the watch missed (also after every reconnect). */
 const RegistryListingMs = 30_000;
-/** A message not acked this long is redelivered; a batch commits well within it. */
-export const DefaultAckWaitMs = 60_000;
+import { DefaultAckWaitMs } from '../options/defaults.ts';
 
 /** The durable pull consumer of one projector on a tenant stream. */
 export const consumerConfig = (projector: Pick<AnyPartitionedProjector, 'processorId' | 'batchSize'>, ackWaitMs = DefaultAckWaitMs): Partial<ConsumerConfig> & { durable_name: string } => ({

@@ -4,9 +4,6 @@ import { toJson } from '../core/toJson.ts';
 import type { FailurePolicy } from '../core/partitionScheduler.ts';
 import type { PositionedEvent } from './readEventBatch.ts';
 
-/** Channel notified when an operator retries or discards a dead letter, so engines act at once. */
-export const DeadLettersChannel = 'distributary_dead_letters';
-
 export type DeadLetter = {
   processorId: string;
   /** Null when the event has no usable partition key. */

@@ -1,8 +1,9 @@
 import type { Event, ReadEvent } from '@event-driven-io/emmett';
 import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import { ConfigurationError } from '../core/errors.ts';
+import { optionChecks } from '../options/optionChecks.ts';
 import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.ts';
-import type { FailurePolicy } from '../core/partitionScheduler.ts';
+import { DefaultMinShare, type FailurePolicy } from '../core/partitionScheduler.ts';
 import type { Placement } from '../core/threadPlacement.ts';
 
 export type { Placement };
@@ -92,19 +93,15 @@ export const ProjectorBrand = Symbol.for('distributary.partitionedProjector');
 
 export const ReservedProcessorPrefix = 'distributary:';
 
-const positiveInteger = (name: string, value: number | undefined, fallback: number): number => {
-  const resolved = value ?? fallback;
-  if (!Number.isInteger(resolved) || resolved < 1)
-    throw new ConfigurationError(`partitionedProjector: ${name} must be a positive integer, got ${String(value)}`);
-  return resolved;
-};
+const check = optionChecks('partitionedProjector');
 
 const resolvePlacement = (placement: Placement | undefined): Placement => {
   if (placement === undefined) return { type: 'hash' };
+  check.known('placement', placement, placement.type === 'hash' ? ['type', 'workers'] : placement.type === 'per-partition' ? ['type', 'maxThreads'] : ['type', 'partitions']);
   if (placement.type === 'hash')
-    return placement.workers === undefined ? { type: 'hash' } : { type: 'hash', workers: positiveInteger('options.placement.workers', placement.workers, 1) };
+    return placement.workers === undefined ? { type: 'hash' } : { type: 'hash', workers: check.positiveInteger('placement.workers', placement.workers, 1) };
   if (placement.type === 'per-partition')
-    return { type: 'per-partition', maxThreads: positiveInteger('options.placement.maxThreads', placement.maxThreads, 1) };
+    return { type: 'per-partition', maxThreads: check.positiveInteger('placement.maxThreads', placement.maxThreads, 1) };
   if (placement.type === 'dedicated') {
     const { partitions } = placement;
     if (!Array.isArray(partitions) || partitions.length === 0 || partitions.some((key) => typeof key !== 'string' || key.length === 0))
@@ -129,39 +126,38 @@ export const partitionedProjector = <EventType extends Event>(
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.projection must be an Emmett projection definition`);
   if (typeof partitionBy !== 'function')
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.partitionBy must be a function`);
-  const retries = options.onError?.retries ?? 5;
+  check.known('', options, ['processorId', 'projection', 'partitionBy', 'placement', 'batchSize', 'concurrency', 'partitionsPerTransaction', 'minShare', 'version', 'onError']);
+  check.known('onError', options.onError, ['retries', 'backoff', 'then', 'batchTimeoutMs']);
+  check.known('onError.backoff', options.onError?.backoff, ['initialMs', 'maxMs', 'jitter']);
   const then = options.onError?.then ?? 'halt';
   if (then !== 'halt' && then !== 'skip')
     throw new ConfigurationError(`partitionedProjector: options.onError.then must be 'halt' or 'skip', got ${String(then)}`);
-  if (!Number.isInteger(retries) || retries < 0)
-    throw new ConfigurationError(`partitionedProjector: options.onError.retries must be a non-negative integer, got ${String(retries)}`);
+  const backoff = options.onError?.backoff;
   return {
     kind: ProjectorBrand,
     processorId,
     projection,
     partitionBy,
     placement: resolvePlacement(options.placement),
-    batchSize: positiveInteger('options.batchSize', options.batchSize, 500),
-    concurrency: positiveInteger('options.concurrency', options.concurrency, 4),
-    partitionsPerTransaction: positiveInteger('options.partitionsPerTransaction', options.partitionsPerTransaction, 32),
-    minShare: fraction('options.minShare', options.minShare, 0.01),
-    version: positiveInteger('options.version', options.version, 1),
+    batchSize: check.positiveInteger('batchSize', options.batchSize, 500),
+    concurrency: check.positiveInteger('concurrency', options.concurrency, 4),
+    partitionsPerTransaction: check.positiveInteger('partitionsPerTransaction', options.partitionsPerTransaction, 32),
+    minShare: check.fraction('minShare', options.minShare, DefaultMinShare),
+    version: check.positiveInteger('version', options.version, 1),
     onError: {
-      retries,
-      backoff: { ...DefaultBackoff, ...options.onError?.backoff },
+      retries: check.nonNegativeInteger('onError.retries', options.onError?.retries, 5),
+      backoff: {
+        initialMs: check.positive('onError.backoff.initialMs', backoff?.initialMs, DefaultBackoff.initialMs),
+        maxMs: check.positive('onError.backoff.maxMs', backoff?.maxMs, DefaultBackoff.maxMs),
+        jitter: check.fraction('onError.backoff.jitter', backoff?.jitter, DefaultBackoff.jitter),
+      },
       then,
-      batchTimeoutMs: positiveInteger('options.onError.batchTimeoutMs', options.onError?.batchTimeoutMs, 30_000),
+      batchTimeoutMs: check.positiveInteger('onError.batchTimeoutMs', options.onError?.batchTimeoutMs, 30_000),
     },
     handles: new Set(projection.canHandle),
   };
 };
 
-function fraction(name: string, value: number | undefined, fallback: number): number {
-  const resolved = value ?? fallback;
-  if (typeof resolved !== 'number' || !(resolved >= 0 && resolved <= 1))
-    throw new ConfigurationError(`partitionedProjector: ${name} must be a number from 0 to 1, got ${String(value)}`);
-  return resolved;
-}
 
 export const isPartitionedProjector = (value: unknown): value is AnyPartitionedProjector =>
   typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === ProjectorBrand;

@@ -19,6 +19,10 @@ describe('partitionedProjector', () => {
     [{ placement: { type: 'per-partition', maxThreads: 1.5 } }, 'partitionedProjector: options.placement.maxThreads must be a positive integer, got 1.5'],
     [{ placement: { type: 'round-robin' } }, "partitionedProjector: options.placement.type must be 'hash', 'per-partition' or 'dedicated', got round-robin"],
     [{ batchSize: -1 }, 'partitionedProjector: options.batchSize must be a positive integer, got -1'],
+    [{ truncateOnStart: true }, 'partitionedProjector: unknown option options.truncateOnStart; known: processorId, projection, partitionBy, placement'],
+    [{ onError: { retry: 3 } }, 'partitionedProjector: unknown option options.onError.retry; known: retries, backoff, then, batchTimeoutMs'],
+    [{ onError: { backoff: { jitter: 2 } } }, 'partitionedProjector: options.onError.backoff.jitter must be a number from 0 to 1, got 2'],
+    [{ placement: { type: 'hash', worker: 2 } }, 'partitionedProjector: unknown option options.placement.worker; known: type, workers'],
     [{ processorId: '' }, 'partitionedProjector: options.processorId must be a non-empty string'],
     [{ processorId: 'distributary:x' }, "partitionedProjector: options.processorId must not start with 'distributary:', got 'distributary:x'"],
   ])('rejects %j naming the option', (override, message) => {
