@@ -13,7 +13,7 @@ describe('embedded engine', () => {
     ['per-partition placement', 'perPartitionLedger', 'ledger-per-partition'],
   ])('applies every tenant in order with %s and equals the fold of the events', async (_name, module, processorId) => {
     await appendLedgerEvents(database.connectionString, { tenants: 12, carts: 30, events: 3000, seed: 7 });
-    const engine = projectionEngine({ connectionString: database.connectionString, projectors: projectorsUrl(module), logger: silentLogger, lease: { timeoutMs: 3000 } });
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors: projectorsUrl(module), logger: silentLogger, lease: { timeoutMs: 3000 }, threads: 3 });
     await engine.start();
     try {
       await engine.whenCaughtUp({ timeoutMs: 60_000 });
