@@ -6,7 +6,6 @@ export const benchCartsSummaryBatch = partitionedProjector<ShopEvent>({
   processorId: 'bench-carts-summary-batch',
   projection: cartsSummaryBatchProjection(cartsSummaryCollection),
   partitionBy: (event) => event.metadata.tenant,
-  placement: { type: 'hash', workers: Number(process.env.BENCH_WORKERS ?? 4) },
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
   batchSize: 500,
 });

@@ -21,8 +21,6 @@ const tenants = Number(process.env.BENCH_TENANTS ?? 100);
 const LeaseMs = Number(process.env.BENCH_LEASE_MS ?? 3000);
 const projectorId = 'bench-carts-summary';
 const projectors = new URL('./benchProjectors.ts', import.meta.url);
-// Two threads per host: three hosts already share two cores with PostgreSQL and nats-server.
-process.env.BENCH_WORKERS ??= '2';
 const log = (line: string): boolean => process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -54,7 +52,7 @@ try {
   await store.schema.migrate();
   await store.close();
   await appendWorkload(source, workload, () => undefined, 16);
-  log(`workload: ${workload.events} events over ${tenants} tenants; hosts are processes with ${process.env.BENCH_WORKERS} threads each, lease ${LeaseMs} ms`);
+  log(`workload: ${workload.events} events over ${tenants} tenants; hosts are processes with the default thread budget, lease ${LeaseMs} ms`);
 
   const rates: number[] = [];
   let lastRun: { connectionString: string; app: string; hosts: Host[] } | undefined;

@@ -7,7 +7,6 @@ const projector = (name: string) =>
     processorId: `scale-${name}`,
     projection: cartsSummaryBatchProjection(`scale_${name}`),
     partitionBy: (event) => event.metadata.tenant,
-    placement: { type: 'hash', workers: Number(process.env.BENCH_WORKERS ?? 2) },
     concurrency: 4,
     batchSize: 500,
   });

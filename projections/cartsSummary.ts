@@ -48,6 +48,5 @@ export const cartsSummary = partitionedProjector<ShopEvent>({
   processorId: 'carts-summary',
   projection: cartsSummaryProjection,
   partitionBy: (event) => event.metadata.tenant,
-  placement: { type: 'hash', workers: 2 },
   batchSize: 200,
 });

@@ -26,6 +26,5 @@ export const tenantSales = partitionedProjector<ShopEvent>({
     initialState: (): TenantSales => ({ tenant: '', itemsAdded: 0, confirmedCarts: 0, revenue: 0 }),
   }),
   partitionBy: (event) => event.metadata.tenant,
-  placement: { type: 'per-partition', maxThreads: 2 },
   batchSize: 200,
 });
