@@ -1,19 +1,16 @@
-import type { Dumbo } from '@event-driven-io/dumbo';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { WaitTimeoutError } from '../core/errors.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
 import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
 import { retryUntilAborted } from '../core/retryUntilAborted.ts';
 import { wakeable } from '../core/wakeable.ts';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { readCheckpoints } from '../postgres/readCheckpoints.ts';
 import { readHaltedPartitions } from '../postgres/readHaltedPartitions.ts';
 import type { StoppedPartition } from '../router/partitionRouter.ts';
-import type { RouterFactory, Source } from '../router/source.ts';
+import type { Source, SourceContext } from '../router/source.ts';
 import type { EngineRole } from '../router/status.ts';
 import { consumersToDrain, undrainedConsumers, type ConsumerToDrain } from './drainedConsumers.ts';
 import { tenantRegistryBucket } from './streamNames.ts';
@@ -29,14 +26,7 @@ const RelayCheckMs = 100;
  * (a thread died) is replaced by a new one after a backoff.
  *   start ──connected, registry open, member joined──> member ──stop──> stopped
  */
-export const streamSource = (context: {
-  options: StreamSourceOptions;
-  projectors: readonly AnyPartitionedProjector[];
-  newRouter: RouterFactory;
-  db: pg.Pool;
-  dumbo: Dumbo;
-  onProgress: () => void;
-}): Source => {
+export const streamSource = (context: SourceContext<StreamSourceOptions>): Source => {
   const { options, db } = context;
   const { logger, transport } = options;
   const progressed = wakeable();

@@ -1,5 +1,8 @@
+import type { Dumbo } from '@event-driven-io/dumbo';
+import type pg from 'pg';
 import type { WorkerError } from '../core/errors.ts';
 import type { Position } from '../core/position.ts';
+import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import type { PartitionRouter, StoppedPartition } from './partitionRouter.ts';
 import type { EngineRole, ProjectorStatus } from './status.ts';
 
@@ -27,4 +30,14 @@ export type Source = {
   router(): PartitionRouter | undefined;
   status(): { readerPosition: bigint | null; hosts?: string[]; projectors: ProjectorStatus[] };
   stop(): Promise<void>;
+};
+
+/** What the engine gives a source: its options, the projectors, a way to make routers, the database. */
+export type SourceContext<Options> = {
+  options: Options;
+  projectors: readonly AnyPartitionedProjector[];
+  newRouter: RouterFactory;
+  db: pg.Pool;
+  dumbo: Dumbo;
+  onProgress: () => void;
 };

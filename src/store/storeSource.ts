@@ -1,14 +1,11 @@
-import type { Dumbo } from '@event-driven-io/dumbo';
-import type pg from 'pg';
 import { waitFor } from '../core/waitFor.ts';
 import { wakeable } from '../core/wakeable.ts';
 import { WaitTimeoutError } from '../core/errors.ts';
 import type { Position } from '../core/position.ts';
-import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { readerLease } from '../postgres/readerLease.ts';
 import { wakeUps as listenForAppends } from '../postgres/wakeUps.ts';
 import type { StoppedPartition } from '../router/partitionRouter.ts';
-import type { CaughtUp, RouterFactory, Source } from '../router/source.ts';
+import type { CaughtUp, Source, SourceContext } from '../router/source.ts';
 import type { EngineRole } from '../router/status.ts';
 import { runLeaseLoop } from '../core/leaseLoop.ts';
 import { openReaderSession, type ReaderSession, type StoreSourceOptions } from './readerSession.ts';
@@ -23,14 +20,7 @@ const StandbyCheckMs = 100;
  *   start ──first lease attempt──> active (a session runs) | standby
  *   active <──lease won / lost──> standby ──stop──> stopped
  */
-export const storeSource = (context: {
-  options: StoreSourceOptions;
-  projectors: readonly AnyPartitionedProjector[];
-  newRouter: RouterFactory;
-  db: pg.Pool;
-  dumbo: Dumbo;
-  onProgress: () => void;
-}): Source => {
+export const storeSource = (context: SourceContext<StoreSourceOptions>): Source => {
   const { options, db } = context;
   const progressed = wakeable();
   const onProgress = (): void => {

@@ -10,6 +10,7 @@ import { readProcessorRows } from '../../src/postgres/readProcessorRows.ts';
 import { resolveRetriedDeadLetters } from '../../src/postgres/resolveRetriedDeadLetters.ts';
 import { storeCheckpoint } from '../../src/postgres/storeCheckpoint.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { positionsOf } from '../support/workload.ts';
 import type { ItemAdded } from '../support/projections/ledger.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
@@ -36,15 +37,7 @@ const appendRounds = async (connectionString: string, tenants: string[], rounds:
   }
 };
 
-/** A tenant's events in delivery order. */
-const eventsOf = async (db: pg.Pool, tenant: string): Promise<Position[]> =>
-  (
-    await db.query<{ tx: string; global: string }>(
-      `SELECT transaction_id::text AS tx, global_position::text AS global FROM emt_messages
-        WHERE message_metadata->>'tenant' = $1 ORDER BY transaction_id, global_position`,
-      [tenant],
-    )
-  ).rows.map((row) => ({ tx: BigInt(row.tx), global: BigInt(row.global) }));
+const eventsOf = positionsOf;
 
 const globalsInOrder = (positions: Position[]): bigint[] => positions.map((p) => p.global).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 

@@ -3,10 +3,11 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, projectionEngine, silentLogger } from '../../src/index.ts';
-import { comparePositions, type Position } from '../../src/core/position.ts';
+import { comparePositions } from '../../src/core/position.ts';
 import { MessagesAppendedChannel } from '../../src/postgres/migrate.ts';
 import { migrations } from '../../src/postgres/migrations/index.ts';
 import { createTestDatabase, useTestDatabase } from '../support/database.ts';
+import { positionsOf } from '../support/workload.ts';
 import type { ItemAdded } from '../support/projections/ledger.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
@@ -24,14 +25,7 @@ const appendRound = async (connectionString: string, tenants: string[]): Promise
   }
 };
 
-const eventsOf = async (db: pg.Pool, tenant: string): Promise<Position[]> =>
-  (
-    await db.query<{ tx: string; global: string }>(
-      `SELECT transaction_id::text AS tx, global_position::text AS global FROM emt_messages
-        WHERE message_metadata->>'tenant' = $1 ORDER BY transaction_id, global_position`,
-      [tenant],
-    )
-  ).rows.map((row) => ({ tx: BigInt(row.tx), global: BigInt(row.global) }));
+const eventsOf = positionsOf;
 
 /** What migrating must leave alone: the recorded steps, the trigger (its oid changes if it is recreated), checkpoints and dead letters. */
 const schemaState = async (db: pg.Pool) => ({

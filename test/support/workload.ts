@@ -83,3 +83,13 @@ export const fifoViolations = async (db: pg.Pool, projector: string): Promise<st
   );
   return rows.map((r) => r.tenant);
 };
+
+/** A tenant's events in delivery order (transaction, then global position). */
+export const positionsOf = async (db: pg.Pool, tenant: string): Promise<{ tx: bigint; global: bigint }[]> =>
+  (
+    await db.query<{ tx: string; global: string }>(
+      `SELECT transaction_id::text AS tx, global_position::text AS global FROM emt_messages
+        WHERE message_metadata->>'tenant' = $1 ORDER BY transaction_id, global_position`,
+      [tenant],
+    )
+  ).rows.map((row) => ({ tx: BigInt(row.tx), global: BigInt(row.global) }));
