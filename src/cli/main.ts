@@ -17,9 +17,10 @@ import { printTable } from './printTable.ts';
 const usage = `distributary — partitioned projectors for Emmett event stores
 
 Usage:
-  distributary run --projectors <module> [--group <name>] [--database-url <url>]
+  distributary run --projectors <module> [--group <name>] [--threads <n>] [--database-url <url>]
                    [--app <name> [--nats <url>] [--host-weight <n>] [--host-id <id>]]
-      Run the engine for the projectors the module exports until SIGINT/SIGTERM. With --app, consume
+      Run the engine for the projectors the module exports until SIGINT/SIGTERM (--threads: worker
+      threads shared by all of them, default the cores less one). With --app, consume
       the tenant streams of that app's relay, sharing the partitions with the other hosts of the
       group (--host-weight: this host's share, default 1); SIGTERM hands its partitions over.
   distributary relay --app <name> [--nats <url>] [--database-url <url>]
@@ -56,6 +57,7 @@ const { positionals, values } = parseArgs({
     group: { type: 'string' },
     weight: { type: 'string' },
     'host-weight': { type: 'string' },
+    threads: { type: 'string' },
     'host-id': { type: 'string' },
     status: { type: 'string' },
     id: { type: 'string' },
@@ -88,10 +90,13 @@ const run = async (): Promise<void> => {
   const projectors = values.projectors ?? fail('run needs --projectors <module>');
   const weight = values['host-weight'] === undefined ? undefined : Number(values['host-weight']);
   if (weight !== undefined && !(weight >= 0)) fail(`--host-weight must be a number >= 0, got '${values['host-weight']}'`);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) fail(`--threads must be a positive integer, got '${values.threads}'`);
   const engine = projectionEngine({
     connectionString: connectionString(),
     projectors: await moduleUrl(projectors),
     hostId: values['host-id'],
+    threads,
     lease: { group: values.group, hostWeight: weight },
     transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app },
     logger: stderrLogger(values.verbose ?? true),
