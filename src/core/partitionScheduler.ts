@@ -252,19 +252,13 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
   };
 
   const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
-    if (!outcome.ok)
-      return stop(
-        p,
-        'fenced',
-        toErrorInfo(
-          new OwnershipLostError(
-            outcome.reason === 'LEASE_LOST'
-              ? 'the partition lease expired or passed to another host before the commit'
-              : `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition`,
-          ),
-        ),
-        0,
-      );
+    if (!outcome.ok) {
+      const reason =
+        outcome.reason === 'LEASE_LOST'
+          ? 'the partition lease expired or passed to another host before the commit'
+          : `checkpoint compare-and-set returned ${outcome.reason}: another owner committed for this partition`;
+      return stop(p, 'fenced', toErrorInfo(new OwnershipLostError(reason)), 0);
+    }
     p.checkpoint = outcome.checkpoint;
     p.queue = p.queue.slice(taken);
     if (p.probe > 0) {

@@ -4,7 +4,7 @@ import type { Limiter } from '../core/limiter.ts';
 import type { Position } from '../core/position.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.ts';
-import type { ConsumerState, PartitionStream, StreamMessage } from './partitionConsumption.ts';
+import type { ConsumerState, PartitionStream, StreamMessage } from './partitionStream.ts';
 import { RelayHeaders } from './relaySession.ts';
 
 const positionOf = (headers: { get(name: string): string } | undefined): Position => ({

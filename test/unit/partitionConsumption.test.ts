@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { Position } from '../../src/core/position.ts';
-import {
-  partitionConsumption,
-  type ConsumerState,
-  type PartitionConsumptionState,
-  type PartitionStream,
-  type StreamMessage,
-} from '../../src/jetstream/partitionConsumption.ts';
+import { partitionConsumption, type PartitionConsumptionState } from '../../src/jetstream/partitionConsumption.ts';
+import type { ConsumerState, PartitionStream, StreamMessage } from '../../src/jetstream/partitionStream.ts';
 import type { PositionedEvent } from '../../src/postgres/readEventBatch.ts';
 import { reviveEvent } from '../../src/projector/reviveEvent.ts';
 import { waitUntil } from '../support/waitUntil.ts';
