@@ -114,14 +114,21 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       // Threads import the projectors module while the engine migrates and the source opens; start()
       // waits for them too, so an event appended right after it is applied without that wait.
       const warming = spare.ready();
-      if (options.migrate) await migrate(options.connectionString);
-      db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
-      db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
-      dumbo = createDumbo({ connectionString: options.connectionString, pool: db });
-      if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
-      source = await openSource(options, routerFactory(placed.placement), db, dumbo);
-      await source.start();
-      await warming;
+      warming.catch(() => undefined);
+      try {
+        if (options.migrate) await migrate(options.connectionString);
+        db = new pg.Pool({ connectionString: options.connectionString, max: 4 });
+        db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
+        dumbo = createDumbo({ connectionString: options.connectionString, pool: db });
+        if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
+        source = await openSource(options, routerFactory(placed.placement), db, dumbo);
+        await source.start();
+        await warming;
+      } catch (error) {
+        // Nothing of a start that failed keeps running: threads, connections, a half-started source.
+        await engine.stop();
+        throw error;
+      }
       progressed.wake();
     },
 
@@ -169,6 +176,8 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       await dumbo?.close();
       await db?.end();
       source = undefined;
+      dumbo = undefined;
+      db = undefined;
       started = false;
       progressed.wake();
     },

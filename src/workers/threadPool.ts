@@ -53,7 +53,7 @@ export type ThreadPool = {
   snapshot(options?: { notable?: boolean }): Promise<{ thread: number; processorId: string; partitions: PartitionSnapshot[] }[]>;
   /** Threads of the budget a projector may use. */
   threadsOf(processorId: string): number;
-  /** Resolves when every thread has loaded the projectors module (or died trying). */
+  /** Resolves when every thread has loaded the projectors module; rejects when one failed to. */
   ready(): Promise<void>;
   /** Lets each thread finish its in-flight transactions, then ends it; terminates after `timeoutMs`. */
   stop(timeoutMs: number): Promise<void>;
@@ -161,7 +161,10 @@ export const threadPool = (options: ThreadPoolOptions): ThreadPool => {
       for (const { reports, thread } of early.splice(0)) given.onReports(reports, thread);
       if (failure !== undefined) given.onFailure(failure);
     },
-    ready: () => Promise.all(threads.map((thread) => thread.ready)).then(() => undefined),
+    ready: () =>
+      Promise.all(threads.map((thread) => thread.ready)).then(() => {
+        if (failure !== undefined) throw failure;
+      }),
     send(index, batches) {
       const target = threads[index];
       if (target === undefined) throw new WorkerError(`no thread ${index} in a budget of ${threads.length}`);
