@@ -36,7 +36,7 @@ const format = (l: Latencies): string => `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p9
  */
 /** `distributary relay` in its own process, as it runs in production. */
 const relayProcess = (connectionString: string, servers: string, app: string): { stop(): Promise<void> } => {
-  const cli = fileURLToPath(new URL('../bin/distributary.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
   const child = spawn(process.execPath, [cli, 'relay', '--app', app, '--nats', servers, '--database-url', connectionString], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
