@@ -10,6 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { relay, silentLogger } from '../src/index.ts';
+import { SleepAfterMs } from '../src/jetstream/partitionConsumption.ts';
 import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
 import { benchServer } from './benchDatabase.ts';
@@ -59,7 +60,8 @@ const runEngine = async (connectionString: string, options: { transport?: object
       }
     }
     if (caughtUpMs === undefined) throw new Error('the engine process ended before catching up');
-    await sleep(2000);
+    // Idle means after partitions had the time to fall asleep (SleepAfterMs without a message), and a little more.
+    await sleep(SleepAfterMs + 2000);
     const pids = [child.pid!, ...(options.others ?? [])];
     const cpu = await idleCpu(pids, idleSeconds);
     return { seconds: caughtUpMs / 1000, peakRssMb: peakRssMb(child.pid!), idleCpu: cpu };
