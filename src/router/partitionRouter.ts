@@ -45,7 +45,24 @@ export type PartitionRouter = {
 };
 
 type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean; lease?: number };
-type Delivery = { through: Position; count: number; settle: (committed: boolean) => void };
+/** Events sent to a thread in one delivery, in delivery order; settled once the last is committed. */
+type Delivery = { positions: Position[]; settle: (committed: boolean) => void };
+
+/** Events of the deliveries past `checkpoint`: sent to the thread and not committed. */
+const notCommitted = (waiting: readonly Delivery[] | undefined, checkpoint: Position | null): number => {
+  let count = 0;
+  for (const { positions } of waiting ?? []) {
+    // Positions are in delivery order: skip the committed head with a binary search.
+    let low = 0;
+    for (let high = positions.length; low < high; ) {
+      const middle = (low + high) >>> 1;
+      if (isCovered(positions[middle]!, checkpoint)) low = middle + 1;
+      else high = middle;
+    }
+    count += positions.length - low;
+  }
+  return count;
+};
 
 const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
@@ -90,7 +107,7 @@ export const partitionRouter = (context: {
     const waiting = deliveries.get(identity);
     if (waiting === undefined) return;
     const open = waiting.filter((delivery) => {
-      if (isCovered(delivery.through, checkpoint)) delivery.settle(true);
+      if (isCovered(delivery.positions.at(-1)!, checkpoint)) delivery.settle(true);
       else if (stoppedNow) delivery.settle(false);
       else return true;
       return false;
@@ -158,7 +175,7 @@ export const partitionRouter = (context: {
       const identity = partitionIdentity(processorId, key);
       return new Promise<boolean>((resolve) => {
         const waiting = deliveries.get(identity);
-        const delivery = { through: last.position, count: events.length, settle: resolve };
+        const delivery = { positions: events.map((item) => item.position), settle: resolve };
         if (waiting === undefined) deliveries.set(identity, [delivery]);
         else waiting.push(delivery);
         pool.send(entry.thread, [batchFor(processorId, key, entry, events)]);
@@ -188,7 +205,7 @@ export const partitionRouter = (context: {
           withoutUndefined({
             ...rest,
             checkpoint: checkpoint?.global ?? null,
-            lag: (deliveries.get(partitionIdentity(projector.processorId, rest.partition)) ?? []).reduce((sum, delivery) => sum + delivery.count, 0),
+            lag: notCommitted(deliveries.get(partitionIdentity(projector.processorId, rest.partition)), checkpoint),
             owner: `${context.hostId}/${projector.processorId}/${thread}`,
           }),
         ),
