@@ -1,7 +1,7 @@
 /*
- * The one place that sorts the errors of PostgreSQL and NATS: an outage (connection lost, server
- * shutting down or starting up, a request that timed out or found nobody to answer) is transient,
- * waited out and never counted against an event; anything else counts as an attempt.
+ * The one place that sorts errors: an outage (connection lost, server shutting down or starting up,
+ * a NATS request that timed out or found nobody to answer) is transient and waited out; anything else
+ * is named, and where it came from an event, counts as an attempt.
  */
 
 export type ErrorKind =
@@ -23,9 +23,23 @@ const transientNatsNames = new Set(['ClosedConnectionError', 'DrainingConnection
 const permissionNatsNames = new Set(['AuthorizationError', 'PermissionViolationError', 'UserAuthenticationExpiredError']);
 const notFoundNatsNames = new Set(['ConsumerNotFoundError', 'StreamNotFoundError']);
 
+/**
+ * Connection failures and PostgreSQL shutting down or starting up: what the partition runner waits out
+ * and never counts against an event. Only codes and messages of the connection and the server: a
+ * projection's own error named like one of NATS's (a `TimeoutError` of its own) still counts.
+ */
+export const isTransientError = (error: unknown): boolean => {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
+  if (typeof code === 'string' && (transientCodes.has(code) || transientStates.test(code))) return true;
+  if (typeof message === 'string' && transientMessages.test(message)) return true;
+  return cause !== undefined && cause !== error && isTransientError(cause);
+};
+
+/** Sorts what a call to NATS or JetStream failed with (nats.js's error classes, by name), and what PostgreSQL did. */
 export const classifyError = (error: unknown): ErrorKind => {
   if (typeof error !== 'object' || error === null) return 'other';
-  const { code, message, cause, name } = error as { code?: unknown; message?: unknown; cause?: unknown; name?: unknown };
+  const { name, cause } = error as { name?: unknown; cause?: unknown };
   if (typeof name === 'string') {
     if (transientNatsNames.has(name)) return 'transient';
     if (permissionNatsNames.has(name)) return 'permission';
@@ -33,12 +47,9 @@ export const classifyError = (error: unknown): ErrorKind => {
     // JetStream answers 503 while its meta leader is being elected or the server is overloaded.
     if (name === 'JetStreamApiError' && (error as { code?: unknown }).code === 503) return 'transient';
   }
-  if (typeof code === 'string' && (transientCodes.has(code) || transientStates.test(code))) return 'transient';
-  if (typeof message === 'string' && transientMessages.test(message)) return 'transient';
+  if (isTransientError(error)) return 'transient';
   return cause !== undefined && cause !== error ? classifyError(cause) : 'other';
 };
-
-export const isTransientError = (error: unknown): boolean => classifyError(error) === 'transient';
 
 /**
  * Two transactions that both create the same table (`CREATE ... IF NOT EXISTS`, as Pongo does on a
@@ -51,4 +62,19 @@ export const isCreateRace = (error: unknown): boolean => {
   if (code === '42P07' || code === '42710') return true;
   if (code === '23505' && typeof constraint === 'string' && /^pg_(type_typname_nsp|class_relname_nsp|namespace_nspname)_index$/.test(constraint)) return true;
   return cause !== undefined && cause !== error && isCreateRace(cause);
+};
+
+/** An error's message with what kind of failure it is, for the log line of a retry. */
+export const describeFailure = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error);
+  switch (classifyError(error)) {
+    case 'permission':
+      return `refused by the server (check this identity's permissions): ${message}`;
+    case 'not-found':
+      return `stream or consumer not found: ${message}`;
+    case 'transient':
+      return `unavailable for now: ${message}`;
+    default:
+      return message;
+  }
 };

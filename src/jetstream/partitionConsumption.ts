@@ -1,8 +1,9 @@
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { backoffDelay, DefaultBackoff, type ResolvedBackoffOptions } from '../core/backoff.ts';
-import { DistributaryError, IllegalTransitionError, toErrorInfo } from '../core/errors.ts';
+import { DistributaryError, IllegalTransitionError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Position } from '../core/position.ts';
+import { describeFailure } from '../core/isTransientError.ts';
 import { wakeable } from '../core/wakeable.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import type { PartitionStream, StreamMessage, StreamSubscription } from './partitionStream.ts';
@@ -200,7 +201,11 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     const consumer =
       existing === null
         ? await stream.createConsumer()
-        : takeOver && (existing.ackPending > 0 || existing.waiting > 0)
+        : // Messages delivered and not acked: on a take-over they are the previous owner's, and on a
+          // re-open after an error an ack may have been lost while a later one arrived (the floor then
+          // stays before a message that will never come again). Either way the consumer starts anew
+          // after its ack floor; the checkpoint skips what is already applied.
+          existing.ackPending > 0 || (takeOver && existing.waiting > 0)
           ? await stream.replaceConsumer(existing.ackFloor)
           : existing;
     takeOver = false;
@@ -268,6 +273,8 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     }
     logger.warn(`${label}: the stream no longer holds messages ${open.window.next()}..${resumeAt - 1}; reading them from the event store`);
     for await (const { events } of options.backfill(options.checkpoint(), before)) {
+      // Handed over while the page was read: the next owner reads it.
+      if (signal.aborted) return;
       if (events.length > 0 && !(await options.deliver(events))) {
         partitionStopped = true;
         return;
@@ -345,7 +352,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
           } catch (error) {
             if (state.name === 'handingOver' || error instanceof IllegalTransitionError) throw error;
             if (signal.aborted) continue;
-            logger.warn(`${label}: ${Doing[state.name]} failed, retrying: ${toErrorInfo(error).message}`);
+            logger.warn(`${label}: ${Doing[state.name]} failed, retrying: ${describeFailure(error)}`);
             setState({ name: 'backingOff', open: openOf(state) });
           }
         }

@@ -1,6 +1,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { abortWithReason } from '../core/abortWithReason.ts';
+import { describeFailure } from '../core/isTransientError.ts';
 import { retryUntilAborted } from '../core/retryUntilAborted.ts';
 import { DistributaryError, toErrorInfo } from '../core/errors.ts';
 import { toJson } from '../core/toJson.ts';
@@ -105,7 +106,7 @@ export const openRelaySession = async (context: {
         // Stored: wake the hosts' partitions that sleep on these streams.
         if (routed.length > 0) notify([...new Set(routed.map((r) => r.names.stream))]);
       },
-      { signal, onError: (error, attempt) => options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${toErrorInfo(error).message}`) },
+      { signal, onError: (error, attempt) => options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${describeFailure(error)}`) },
     );
 
   const loop = async (): Promise<void> => {

@@ -2,7 +2,6 @@ import type { Dumbo } from '@event-driven-io/dumbo';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { abortableSleep } from '../core/abortableSleep.ts';
 import { abortWithReason } from '../core/abortWithReason.ts';
 import { toErrorInfo } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -86,6 +85,7 @@ export const streamMember = (context: {
   const end = ending.abort;
   const projectorsById = new Map(context.projectors.map((projector) => [projector.processorId, projector]));
   const router = context.newRouter({
+    opensOnDelivery: false,
     onProgress: context.onProgress,
     onFailure: (error) => {
       logger.error(error.message);
@@ -119,7 +119,8 @@ export const streamMember = (context: {
     owned.delete(key);
     lease.controller.abort();
     const done = (async () => {
-      await Promise.race([lease.loop, abortableSleep(options.leaseTimeoutMs / 2)]);
+      // Half the lease at most for what is in flight to commit; a timer that does not keep the process up.
+      await Promise.race([lease.loop, new Promise((resolve) => setTimeout(resolve, options.leaseTimeoutMs / 2).unref())]);
       router.release(lease.processorId, lease.partition);
       await leases.release([lease]).catch((error: unknown) => logger.warn(`${key}: could not release the lease: ${toErrorInfo(error).message}`));
       handingOver.delete(key);

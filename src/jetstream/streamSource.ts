@@ -5,6 +5,7 @@ import { abortableSleep } from '../core/abortableSleep.ts';
 import { WaitTimeoutError } from '../core/errors.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
 import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
+import { describeFailure } from '../core/isTransientError.ts';
 import { retryUntilAborted } from '../core/retryUntilAborted.ts';
 import { wakeable } from '../core/wakeable.ts';
 import { readCheckpoints } from '../postgres/readCheckpoints.ts';
@@ -44,7 +45,7 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
   const join = (connection: NatsConnection, tenants: KV): Promise<StreamMember | undefined> =>
     retryUntilAborted(() => Promise.resolve().then(() => streamMember({ ...context, nc: connection, registry: tenants, onProgress })), {
       signal: stopping.signal,
-      onError: (error) => logger.warn(`${options.hostId}: could not join group '${options.group}': ${error instanceof Error ? error.message : String(error)}`),
+      onError: (error) => logger.warn(`${options.hostId}: could not join group '${options.group}': ${describeFailure(error)}`),
     });
 
   const runMembers = async (first: StreamMember, connection: NatsConnection, tenants: KV): Promise<void> => {

@@ -29,6 +29,20 @@ export type PartitionTransaction = {
   firstWrites?: boolean;
 };
 
+/** How long a projector's first transactions wait for its first-writes lock before going on without it. */
+const FirstWritesLockMs = 1000;
+
+/**
+ * Takes the projector's first-writes lock for the transaction, waiting at most FirstWritesLockMs: a
+ * holder that is stuck (a paused host) must not hold up the projector, and without the lock a lost
+ * CREATE race only costs a run again.
+ */
+const firstWritesLock = async (client: { query(sql: string, values: unknown[]): Promise<{ rows: { locked: boolean }[] }> }, processorId: string): Promise<void> => {
+  const key = BigInt.asIntN(64, hash64(`distributary:first-writes:${processorId}`)).toString();
+  for (const deadline = Date.now() + FirstWritesLockMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 10)))
+    if ((await client.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [key])).rows[0]?.locked === true) return;
+};
+
 /** Times a transaction that lost a race to create a table is run again at once (the table exists then). */
 const CreateRaceRetries = 3;
 
@@ -76,8 +90,7 @@ const inFencedTransactionOnce = async <F extends Fence>(
     return await scope.pool.withTransaction<{ fenced: Exclude<F, { ok: true }> } | { applied: number }>(async (transaction) => {
       const context = await transactionToPostgreSQLProjectionHandlerContext(scope.connectionString, scope.pool, transaction);
       guard(context.connection.client);
-      if (scope.firstWrites === true)
-        await context.connection.client.query('SELECT pg_advisory_xact_lock($1)', [BigInt.asIntN(64, hash64(`distributary:first-writes:${scope.projector.processorId}`)).toString()]);
+      if (scope.firstWrites === true) await firstWritesLock(context.connection.client, scope.projector.processorId);
       const fenced = await fence(context.connection.client);
       if (!fenced.ok) return { success: false, result: { fenced: fenced as Exclude<F, { ok: true }> } };
       const working = work(context);

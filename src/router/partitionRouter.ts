@@ -77,6 +77,12 @@ export const partitionRouter = (context: {
   pool: ThreadPool;
   hostId: string;
   logger: Logger;
+  /**
+   * Whether a partition nobody opened starts (from no checkpoint) on its first delivery, as the store
+   * source's new tenants do; over JetStream only leased partitions take events, and a delivery for
+   * one that is not (any more) refuses with false.
+   */
+  opensOnDelivery: boolean;
   onProgress: () => void;
   onFailure: (error: WorkerError) => void;
 }): PartitionRouter => {
@@ -159,6 +165,8 @@ export const partitionRouter = (context: {
     projector: projectorOf,
     open(processorId, key, start) {
       projectorOf(processorId);
+      // Opened again (a new lease): the thread forgets what it held of the partition first.
+      if (partitions.get(processorId)!.has(key)) pool.release(processorId, key);
       const entry = tracked(processorId, key);
       Object.assign(entry, { sent: false, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle' });
       const stopped = stoppedPartitions.get(processorId)!;
@@ -171,6 +179,7 @@ export const partitionRouter = (context: {
       const last = events.at(-1);
       if (last === undefined) return Promise.resolve(true);
       if (stoppedPartitions.get(processorId)!.has(key)) return Promise.resolve(false);
+      if (!context.opensOnDelivery && !partitions.get(processorId)!.has(key)) return Promise.resolve(false);
       const entry = tracked(processorId, key);
       const identity = partitionIdentity(processorId, key);
       return new Promise<boolean>((resolve) => {

@@ -10,7 +10,7 @@ import type { EngineRole, ProjectorStatus } from './status.ts';
 export type CaughtUp = { stopped: StoppedPartition[] };
 
 /** Makes the router of one run of a source (a reader session, a group membership): fresh threads after a failure. */
-export type RouterFactory = (hooks: { onProgress: () => void; onFailure: (error: WorkerError) => void }) => PartitionRouter;
+export type RouterFactory = (hooks: { opensOnDelivery: boolean; onProgress: () => void; onFailure: (error: WorkerError) => void }) => PartitionRouter;
 
 /**
  * Where a host gets its events: the store source reads the event store (one active reader per group),

@@ -83,34 +83,40 @@ export const openReaderSession = async (context: {
     context.onProgress();
   };
 
+  // Everything stored is read before the router (and its threads) exists: a read that fails leaves nothing behind.
+  const stored = await Promise.all(
+    context.projectors.map(async (projector) => {
+      const processorId = markProcessorId(options.group, projector);
+      const [checkpoints, mark, halted] = await Promise.all([
+        readCheckpoints(db, projector.processorId, projector.version),
+        readCheckpoints(db, processorId, projector.version).then((rows) => rows.get('emt:default') ?? null),
+        readHaltedPartitions(db, projector.processorId),
+      ]);
+      return { projector, processorId, checkpoints, mark, halted };
+    }),
+  );
   const router = context.newRouter({
+    opensOnDelivery: true,
     onProgress,
     onFailure: (error) => {
       options.logger.error(error.message);
       abort(error.message);
     },
   });
-  const marks: Mark[] = [];
-  for (const projector of context.projectors) {
-    const processorId = markProcessorId(options.group, projector);
-    const [checkpoints, stored, halted] = await Promise.all([
-      readCheckpoints(db, projector.processorId, projector.version),
-      readCheckpoints(db, processorId, projector.version).then((rows) => rows.get('emt:default') ?? null),
-      readHaltedPartitions(db, projector.processorId),
-    ]);
+  const marks: Mark[] = stored.map(({ projector, processorId, checkpoints, mark, halted }) => {
     for (const [partition, checkpoint] of checkpoints) router.open(projector.processorId, partition, { checkpoint, halted: halted.has(partition) });
     for (const partition of halted) if (!checkpoints.has(partition)) router.open(projector.processorId, partition, { checkpoint: null, halted: true });
     const feed = projectorFeed({
       projector,
       router,
       db,
-      mark: stored ?? BeforeFirstPosition,
+      mark: mark ?? BeforeFirstPosition,
       maxPartitionPending: options.maxPartitionPending,
       readBatchSize: options.readBatchSize,
       logger: options.logger,
     });
-    marks.push({ feed, processorId, stored });
-  }
+    return { feed, processorId, stored: mark };
+  });
   let position = marks
     .map((mark) => mark.stored ?? BeforeFirstPosition)
     .reduce((low, stored) => (comparePositions(stored, low) < 0 ? stored : low));

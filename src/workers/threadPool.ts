@@ -17,6 +17,9 @@ const entryUrl = new URL(`./threadEntry.${sourceExtension}`, import.meta.url).hr
  */
 const YoungGenerationMb = 16;
 
+/** How long a thread has to answer for a scheduler snapshot. */
+const SnapshotTimeoutMs = 1000;
+
 export type ThreadPoolOptions = {
   projectorsUrl: string;
   processorIds: string[];
@@ -198,8 +201,10 @@ export const threadPool = (options: ThreadPoolOptions): ThreadPool => {
                 snapshots.set(id, (processors) => resolve(processors.map((p) => ({ thread: index, ...p }))));
                 const message: ToWorker = { type: 'snapshot', id, notable: options?.notable };
                 thread.worker.postMessage(message);
-                // A thread that is gone answers with nothing.
+                // A thread that is gone, or too busy to answer soon (a projection stuck in a loop), answers
+                // with nothing: a caller such as the group's rounds must not wait on it.
                 thread.stopped.then(() => snapshots.get(id)?.([])).catch(() => undefined);
+                setTimeout(() => snapshots.get(id)?.([]), SnapshotTimeoutMs).unref();
               }),
           ),
         )

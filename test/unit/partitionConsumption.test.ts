@@ -27,7 +27,7 @@ const memoryPartition = (setup: {
   /** The first message the stream still holds. @default 1 */
   first?: number;
   /** The consumer as a previous owner left it; none by default. */
-  consumer?: { ackFloor: number; unacked?: number[]; waiting?: number };
+  consumer?: { ackFloor: number; unacked?: number[]; acked?: number[]; waiting?: number };
   /** The partition's checkpoint (a store position). */
   checkpoint?: number;
   /** Messages another client took: delivered, never to this partition until `redeliver`. */
@@ -49,7 +49,14 @@ const memoryPartition = (setup: {
   let consumer: Consumer | null = null;
   if (setup.consumer !== undefined) {
     const unacked = setup.consumer.unacked ?? [];
-    consumer = { ...fresh(setup.consumer.ackFloor), cursor: Math.max(setup.consumer.ackFloor, ...unacked), unacked: new Set(unacked), waiting: setup.consumer.waiting ?? 0 };
+    const acked = setup.consumer.acked ?? [];
+    consumer = {
+      ...fresh(setup.consumer.ackFloor),
+      cursor: Math.max(setup.consumer.ackFloor, ...unacked, ...acked),
+      unacked: new Set(unacked),
+      acked: new Set(acked),
+      waiting: setup.consumer.waiting ?? 0,
+    };
   }
   let subscription: Subscription | undefined;
   let consumeFailures = setup.consumeFailures ?? 0;
@@ -424,6 +431,16 @@ describe('partitionConsumption', () => {
     expect(await partition.running).toBe('partitionStopped');
     expect(memory.deliveries).toEqual([range(1, 40)]);
     expect(memory.nakked()).toEqual([101, 102]);
+  });
+
+  it('opens a consumer anew after its ack floor when an ack was lost and a later one arrived, instead of waiting for a message that will not come again', async () => {
+    // This host committed 1..5; the ack of 4 was lost, that of 5 arrived: the floor stays at 3.
+    const memory = memoryPartition({ last: 8, consumer: { ackFloor: 3, unacked: [4], acked: [5] }, checkpoint: 5 });
+    const partition = consume(memory);
+    await waitUntil('every message is acked', () => memory.ackFloor() === 8, 5000, 2);
+    expect(memory.log.slice(0, 3)).toEqual(['info', 'replace after 3', 'consume']);
+    expect(memory.acked()).toEqual(range(4, 8));
+    await partition.handOver();
   });
 
   it('retries opening the consumer with backoff, then consumes from its ack floor', async () => {
