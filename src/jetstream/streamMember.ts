@@ -186,8 +186,21 @@ export const streamMember = (context: {
     return result;
   };
 
+  const owners = new Map<string, string | undefined>();
+  let ownersOf = '';
+  const ownerOf = (key: string): string | undefined => {
+    if (!owners.has(key)) owners.set(key, rendezvousOwner(key, hosts));
+    return owners.get(key);
+  };
+
   const tick = async (): Promise<void> => {
     hosts = await members.heartbeat();
+    const membersNow = hosts.map((host) => `${host.hostId}\u0000${host.weight}`).join('\u0001');
+    // Owners change only with the live hosts: computed again then, not on every round for every partition.
+    if (membersNow !== ownersOf) {
+      owners.clear();
+      ownersOf = membersNow;
+    }
     const held = [...owned.values()];
     const renewed = await leases.renew([...held, ...[...handingOver.values()].map((h) => h.lease)]);
     for (const lease of held) {
@@ -200,7 +213,7 @@ export const streamMember = (context: {
     for (const processorId of projectorsById.keys())
       for (const tenant of tenants.keys()) {
         const key = partitionIdentity(processorId, tenant);
-        const mine = rendezvousOwner(key, hosts) === hostId;
+        const mine = ownerOf(key) === hostId;
         const lease = owned.get(key);
         if (mine && lease === undefined && !handingOver.has(key)) wanted.push({ processorId, partition: tenant });
         else if (!mine && lease !== undefined) void handOver(lease);
