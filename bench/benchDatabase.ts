@@ -1,4 +1,6 @@
+import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
+import { appendWorkload, type Workload } from '../examples/shop/shopWorkload.ts';
 import { startLocalPostgres, type LocalServer } from '../test/support/localPostgres.ts';
 
 export type BenchServer = { adminUrl: string; createDatabase(name: string, template?: string): Promise<string>; close(): Promise<void> };
@@ -24,4 +26,18 @@ export const benchServer = async (): Promise<BenchServer> => {
     },
     close: async () => local?.stop(),
   };
+};
+
+/**
+ * A fresh database with Emmett's schema only (an engine adds its own objects to its copy, timed) and
+ * the workload appended by `parallel` writers; resolves with its URL and how long appending took.
+ */
+export const seedShopStore = async (server: BenchServer, name: string, workload: Workload, parallel: number): Promise<{ connectionString: string; appendSeconds: number }> => {
+  const connectionString = await server.createDatabase(name);
+  const store = getPostgreSQLEventStore(connectionString);
+  await store.schema.migrate();
+  await store.close();
+  const started = Date.now();
+  await appendWorkload(connectionString, workload, () => undefined, parallel);
+  return { connectionString, appendSeconds: (Date.now() - started) / 1000 };
 };

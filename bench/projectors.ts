@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DefaultPostgreSQLEventStoreProcessorBatchSize, getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import { DefaultPostgreSQLEventStoreProcessorBatchSize } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
-import { benchServer } from './benchDatabase.ts';
+import { shopWorkload } from '../examples/shop/shopWorkload.ts';
+import { benchServer, seedShopStore } from './benchDatabase.ts';
 import { fiveProjections } from './fiveProjections.ts';
 import { watchMachineLoad } from './machineLoad.ts';
 
@@ -59,15 +59,10 @@ const server = await benchServer();
 try {
   const workload = shopWorkload({ tenants, events, skew: 'zipf' });
   log(`workload: ${workload.events} events, ${workload.carts.length} carts, ${workload.expected.size} tenants (zipf); five Pongo projections`);
-  const source = await server.createDatabase('bench_projectors_source');
-  const store = getPostgreSQLEventStore(source);
-  await store.schema.migrate();
-  await store.close();
-  const appendStarted = Date.now();
   // One append at a time: Emmett's consumer reads by global position, and appends committing out of
   // position order would make it skip events (see the README), which would leave it with fewer documents.
-  await appendWorkload(source, workload, () => undefined, 1);
-  log(`appended in ${((Date.now() - appendStarted) / 1000).toFixed(1)} s`);
+  const seeded = await seedShopStore(server, 'bench_projectors_source', workload, 1);
+  log(`appended in ${seeded.appendSeconds.toFixed(1)} s`);
 
   const projectorsUrl = new URL('./fiveProjectors.ts', import.meta.url).href;
   const ours = await runChild('distributary', 'distributary, five projectors, defaults', 'bench_projectors_distributary', (url) => ['distributary', url, projectorsUrl]);

@@ -8,12 +8,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { relay, silentLogger } from '../src/index.ts';
 import { SleepAfterMs } from '../src/jetstream/partitionConsumption.ts';
-import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
+import { shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
-import { benchServer } from './benchDatabase.ts';
+import { benchServer, seedShopStore } from './benchDatabase.ts';
 
 const tenants = Number(process.env.BENCH_TENANTS ?? 10_000);
 const events = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -72,14 +71,9 @@ const runEngine = async (connectionString: string, options: { transport?: object
 };
 
 const seeded = async (name: string, workloadTenants: number, workloadEvents: number, skew: 'zipf' | 'uniform' = 'zipf'): Promise<{ connectionString: string; events: number }> => {
-  const connectionString = await server.createDatabase(name);
-  const store = getPostgreSQLEventStore(connectionString);
-  await store.schema.migrate();
-  await store.close();
   const workload = shopWorkload({ tenants: workloadTenants, events: workloadEvents, skew });
-  const started = Date.now();
-  await appendWorkload(connectionString, workload, () => undefined, 16);
-  log(`${name}: ${workload.events} events over ${workload.expected.size} tenants (${skew}) appended in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const { connectionString, appendSeconds } = await seedShopStore(server, name, workload, 16);
+  log(`${name}: ${workload.events} events over ${workload.expected.size} tenants (${skew}) appended in ${appendSeconds.toFixed(0)} s`);
   return { connectionString, events: workload.events };
 };
 

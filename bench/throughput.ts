@@ -2,12 +2,12 @@
 // 500, distributary's projector batch, and at Emmett's default batch), against distributary running the
 // same projection, and running pongoBatchProjection; at 20,000 and at 100,000 events. distributary's
 // time counts from engine start.
-import { DefaultPostgreSQLEventStoreProcessorBatchSize, getPostgreSQLEventStore, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
+import { DefaultPostgreSQLEventStoreProcessorBatchSize, postgreSQLEventStoreConsumer, postgreSQLProjector } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { projectionEngine, silentLogger } from '../src/index.ts';
-import { appendWorkload, shopWorkload } from '../examples/shop/shopWorkload.ts';
+import { shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { cartsSummaryCollection, cartsSummaryProjection } from '../projections/index.ts';
-import { benchServer } from './benchDatabase.ts';
+import { benchServer, seedShopStore } from './benchDatabase.ts';
 import { watchMachineLoad } from './machineLoad.ts';
 
 /** Workload sizes, run one after the other: BENCH_EVENTS=20000 leaves the long 100,000-event run out. */
@@ -48,14 +48,8 @@ try {
   for (const size of sizes) {
     const workload = shopWorkload({ tenants, events: size, skew });
     log(`workload: ${workload.events} events, ${workload.carts.length} carts, ${workload.expected.size} tenants (${skew})`);
-    // The source holds Emmett's schema only; distributary's engine adds its own objects to its copy (timed).
-    const source = await server.createDatabase('bench_source');
-    const store = getPostgreSQLEventStore(source);
-    await store.schema.migrate();
-    await store.close();
-    const appendStarted = Date.now();
-    await appendWorkload(source, workload, () => undefined, 16);
-    log(`  appended in ${((Date.now() - appendStarted) / 1000).toFixed(1)} s`);
+    const seeded = await seedShopStore(server, 'bench_source', workload, 16);
+    log(`  appended in ${seeded.appendSeconds.toFixed(1)} s`);
 
     const runEmmett = async (label: string, database: string, batchSize: number | undefined): Promise<Measured> => {
       const connectionString = await server.createDatabase(database, 'bench_source');

@@ -5,7 +5,7 @@ import type { Position } from '../core/position.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.ts';
 import type { ConsumerState, PartitionStream, StreamMessage } from './partitionStream.ts';
-import { RelayHeaders } from './relaySession.ts';
+import { RelayHeaders } from './streamNames.ts';
 
 const positionOf = (headers: { get(name: string): string } | undefined): Position => ({
   tx: BigInt(headers?.get(RelayHeaders.transactionId) || '0'),

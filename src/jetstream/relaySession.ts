@@ -22,7 +22,6 @@ import type { TenantStreamNames } from './streamNames.ts';
 import type { tenantStreams } from './tenantStreams.ts';
 
 /** Headers every relayed message carries; `Nats-Msg-Id` is the global position. */
-export { RelayHeaders } from './streamNames.ts';
 
 /** The relay's checkpoint row in `emt_processors`. */
 export const relayProcessorId = (app: string): string => `distributary:relay:${app}`;

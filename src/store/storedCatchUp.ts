@@ -26,15 +26,19 @@ export const storedCatchUp = async (db: pg.Pool, group: string, projector: AnyPa
   // Not read up to the target: too far behind, or an older transaction still open keeps events back.
   if (comparePositions(batch.last, target) < 0) return undefined;
   const past = batch.events.filter((item) => comparePositions(item.position, target) <= 0);
-  const [checkpoints, halted] = await Promise.all([readCheckpoints(db, processorId, version), readHaltedPartitions(db, processorId)]);
-  const stopped = new Set<string>();
+  const keyed: { key: string; position: Position }[] = [];
   for (const item of past) {
     if (!projector.handles.has(item.event.type)) continue;
     const key = resolvePartitionKey(projector.partitionBy, item.event);
     // Events without a usable key were dead-lettered by whoever read them.
-    if (!key.ok) continue;
-    if (halted.has(key.key)) stopped.add(key.key);
-    else if (!isCovered(item.position, checkpoints.get(key.key) ?? null)) return undefined;
+    if (key.ok) keyed.push({ key: key.key, position: item.position });
+  }
+  // Only the checkpoints of the partitions those events belong to: a standby asks every 100 ms.
+  const [checkpoints, halted] = await Promise.all([readCheckpoints(db, processorId, version, [...new Set(keyed.map((k) => k.key))]), readHaltedPartitions(db, processorId)]);
+  const stopped = new Set<string>();
+  for (const { key, position } of keyed) {
+    if (halted.has(key)) stopped.add(key);
+    else if (!isCovered(position, checkpoints.get(key) ?? null)) return undefined;
   }
   return [...stopped].map((partition) => ({ processorId, partition, state: 'halted' as const }));
 };

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, projectionEngine, silentLogger } from '../../src/index.ts';
@@ -10,8 +9,7 @@ import { readProcessorRows } from '../../src/postgres/readProcessorRows.ts';
 import { resolveRetriedDeadLetters } from '../../src/postgres/resolveRetriedDeadLetters.ts';
 import { storeCheckpoint } from '../../src/postgres/storeCheckpoint.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { positionsOf } from '../support/workload.ts';
-import type { ItemAdded } from '../support/projections/ledger.ts';
+import { appendRounds, positionsOf } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 const processorId = 'ledger-hash';
@@ -23,21 +21,6 @@ const emmettCheckpointUpgradeSQL = `
     FROM emt_messages m
    WHERE m.global_position = p.last_processed_checkpoint::bigint AND p.last_processed_checkpoint NOT LIKE '%:%'`;
 
-/** Appends `rounds` appends of two events to each tenant, interleaved, each append its own transaction. */
-const appendRounds = async (connectionString: string, tenants: string[], rounds: number): Promise<void> => {
-  const store = getPostgreSQLEventStore(connectionString);
-  try {
-    for (let round = 0; round < rounds; round++)
-      for (const tenant of tenants) {
-        const events: ItemAdded[] = [1, 2].map((amount) => ({ type: 'ItemAdded', data: { cartId: `cart-${tenant}`, amount }, metadata: { tenant } }));
-        await store.appendToStream(`cart-${tenant}`, events);
-      }
-  } finally {
-    await store.close();
-  }
-};
-
-const eventsOf = positionsOf;
 
 const globalsInOrder = (positions: Position[]): bigint[] => positions.map((p) => p.global).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -80,7 +63,7 @@ describe("checkpoints in either of Emmett's formats", () => {
     await first.start();
     await first.whenCaughtUp({ timeoutMs: 30_000 });
     await first.stop();
-    const upgradedBefore = await eventsOf(db, 'upgraded');
+    const upgradedBefore = await positionsOf(db, 'upgraded');
     expect(await storedCheckpointText(db, processorId, 'upgraded')).toBe(formatCheckpoint(upgradedBefore.at(-1)!, installedCheckpointFormat));
     await db.query(emmettCheckpointUpgradeSQL);
     expect(await storedCheckpointText(db, processorId, 'upgraded')).toBe(formatCheckpoint(upgradedBefore.at(-1)!, 'transaction:position'));
@@ -89,7 +72,7 @@ describe("checkpoints in either of Emmett's formats", () => {
     await appendRounds(connectionString, ['stored-old', 'stored-new'], 3);
     const checkpoints = new Map<string, Position>([['upgraded', upgradedBefore.at(-1)!]]);
     for (const [tenant, textSQL] of [['stored-old', oldFormatSQL], ['stored-new', newFormatSQL]] as const) {
-      const applied = (await eventsOf(db, tenant)).slice(0, 3);
+      const applied = (await positionsOf(db, tenant)).slice(0, 3);
       await insertCheckpointRow(db, processorId, tenant, applied.at(-1)!, textSQL);
       for (const event of applied) await db.query('INSERT INTO ledger_audit (projector, tenant, position) VALUES ($1, $2, $3)', [processorId, tenant, event.global.toString()]);
       checkpoints.set(tenant, applied.at(-1)!);
@@ -109,7 +92,7 @@ describe("checkpoints in either of Emmett's formats", () => {
     }
 
     for (const [tenant, checkpoint] of checkpoints) {
-      const events = await eventsOf(db, tenant);
+      const events = await positionsOf(db, tenant);
       const { rows: audit } = await db.query<{ global: string; before: boolean }>(
         'SELECT position::text AS global, committed_at < $3 AS before FROM ledger_audit WHERE projector = $1 AND tenant = $2 ORDER BY position',
         [processorId, tenant, restartedAt],

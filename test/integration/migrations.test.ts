@@ -7,25 +7,11 @@ import { comparePositions } from '../../src/core/position.ts';
 import { MessagesAppendedChannel } from '../../src/postgres/migrate.ts';
 import { migrations } from '../../src/postgres/migrations/index.ts';
 import { createTestDatabase, useTestDatabase } from '../support/database.ts';
-import { positionsOf } from '../support/workload.ts';
-import type { ItemAdded } from '../support/projections/ledger.ts';
+import { appendRounds, positionsOf } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 const schema_0_1_0 = new URL('../fixtures/schema-0.1.0.sql', import.meta.url);
 
-const appendRound = async (connectionString: string, tenants: string[]): Promise<void> => {
-  const store = getPostgreSQLEventStore(connectionString);
-  try {
-    for (const tenant of tenants) {
-      const events: ItemAdded[] = [3, 4].map((amount) => ({ type: 'ItemAdded', data: { cartId: `cart-${tenant}`, amount }, metadata: { tenant } }));
-      await store.appendToStream(`cart-${tenant}`, events);
-    }
-  } finally {
-    await store.close();
-  }
-};
-
-const eventsOf = positionsOf;
 
 /** What migrating must leave alone: the recorded steps, the trigger (its oid changes if it is recreated), checkpoints and dead letters. */
 const schemaState = async (db: pg.Pool) => ({
@@ -54,10 +40,10 @@ describe('migrations', () => {
     await db.query(await readFile(schema_0_1_0, 'utf8'));
     const { rows: trigger_0_1_0 } = await db.query<{ oid: string }>("SELECT oid::text FROM pg_trigger WHERE tgname = 'distributary_messages_appended' AND tgrelid = 'emt_messages'::regclass");
     expect(trigger_0_1_0).toHaveLength(1);
-    for (let round = 0; round < 3; round++) await appendRound(connectionString, ['alpha', 'beta']);
+    await appendRounds(connectionString, ['alpha', 'beta'], 3, [3, 4]);
     const checkpoints = new Map([
-      ['alpha', (await eventsOf(db, 'alpha'))[1]!],
-      ['beta', (await eventsOf(db, 'beta'))[3]!],
+      ['alpha', (await positionsOf(db, 'alpha'))[1]!],
+      ['beta', (await positionsOf(db, 'beta'))[3]!],
     ]);
     for (const [tenant, position] of checkpoints)
       await db.query(
@@ -65,7 +51,7 @@ describe('migrations', () => {
          VALUES ('ledger-hash', $1, 1, lpad($2::text, 19, '0'), $3::text::xid8, 'host-0.1.0', 'running', now(), now())`,
         [tenant, position.global.toString(), position.tx.toString()],
       );
-    const skipped = (await eventsOf(db, 'alpha'))[0]!;
+    const skipped = (await positionsOf(db, 'alpha'))[0]!;
     await db.query(
       `INSERT INTO distributary_dead_letters (processor_id, partition, global_position, transaction_id, payload, error_name, error_message, attempts, decision, status)
        VALUES ('ledger-hash', 'alpha', $1, $2::text::xid8, '{}', 'Error', 'failed once', 3, 'skipped', 'skipped')`,
@@ -84,7 +70,7 @@ describe('migrations', () => {
     await migrate(connectionString);
     expect(await schemaState(db)).toEqual(migrated);
 
-    await appendRound(connectionString, ['alpha', 'beta']);
+    await appendRounds(connectionString, ['alpha', 'beta'], 1, [3, 4]);
     const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
     await engine.start();
     try {
@@ -93,7 +79,7 @@ describe('migrations', () => {
       await engine.stop();
     }
     for (const [tenant, checkpoint] of checkpoints) {
-      const after = (await eventsOf(db, tenant)).filter((event) => comparePositions(event, checkpoint) > 0);
+      const after = (await positionsOf(db, tenant)).filter((event) => comparePositions(event, checkpoint) > 0);
       expect(after.length, tenant).toBeGreaterThan(0);
       const { rows } = await db.query<{ global: string }>("SELECT position::text AS global FROM ledger_audit WHERE projector = 'ledger-hash' AND tenant = $1 ORDER BY position", [tenant]);
       expect(rows.map((row) => BigInt(row.global)), tenant).toEqual(after.map((event) => event.global).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));

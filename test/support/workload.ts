@@ -93,3 +93,17 @@ export const positionsOf = async (db: pg.Pool, tenant: string): Promise<{ tx: bi
       [tenant],
     )
   ).rows.map((row) => ({ tx: BigInt(row.tx), global: BigInt(row.global) }));
+
+/** `rounds` rounds of one append per tenant (two events, `amounts`), interleaved; each append is its own transaction. */
+export const appendRounds = async (connectionString: string, tenants: string[], rounds: number, amounts: [number, number] = [1, 2]): Promise<void> => {
+  const store = getPostgreSQLEventStore(connectionString);
+  try {
+    for (let round = 0; round < rounds; round++)
+      for (const tenant of tenants) {
+        const events: ItemAdded[] = amounts.map((amount) => ({ type: 'ItemAdded', data: { cartId: `cart-${tenant}`, amount }, metadata: { tenant } }));
+        await store.appendToStream(`cart-${tenant}`, events);
+      }
+  } finally {
+    await store.close();
+  }
+};
