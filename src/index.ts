@@ -24,3 +24,5 @@ export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.
 export { RelayHeaders } from './jetstream/streamNames.ts';
 export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
+export { readStatus } from './status/readStatus.ts';
+export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth } from './status/statusModel.ts';

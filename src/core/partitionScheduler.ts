@@ -41,6 +41,9 @@ export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'halted
 
 export type FailurePolicy = 'halt' | 'skip';
 
+/** The transaction a commit report follows: when it started (ms since the epoch), how long it took, and how many partitions committed in it. */
+export type BatchTiming = { startedAt: number; durationMs: number; groupSize: number };
+
 export type PartitionReport<C> = {
   partition: string;
   checkpoint: C | null;
@@ -48,6 +51,8 @@ export type PartitionReport<C> = {
   applied: number;
   deadLettered: number;
   error?: ErrorInfo;
+  /** Set on the report of a commit. */
+  batch?: BatchTiming;
 };
 
 /** `E` is a queued event, `C` the checkpoint type the commits return. */
@@ -152,8 +157,8 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
   let draining = false;
   let drained: (() => void) | undefined;
 
-  const report = (p: Partition<E, C>, applied: number, deadLettered: number): void => {
-    if (p.released !== true) options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError });
+  const report = (p: Partition<E, C>, applied: number, deadLettered: number, batch?: BatchTiming): void => {
+    if (p.released !== true) options.report({ partition: p.key, checkpoint: p.checkpoint, state: p.state, applied, deadLettered, error: p.lastError, ...(batch === undefined ? {} : { batch }) });
   };
 
   const makeReady = (p: Partition<E, C>): void => {
@@ -251,7 +256,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     timers.add(timer);
   };
 
-  const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number): void => {
+  const settle = (p: Partition<E, C>, outcome: CommitOutcome<C>, taken: number, deadLettered: number, batch?: BatchTiming): void => {
     if (!outcome.ok) {
       const reason =
         outcome.reason === 'LEASE_LOST'
@@ -270,7 +275,7 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       p.lastError = undefined;
     }
     makeReady(p);
-    report(p, outcome.applied, deadLettered);
+    report(p, outcome.applied, deadLettered, batch);
   };
 
   const deadLetter = async (p: Partition<E, C>, event: E, error: ErrorInfo): Promise<void> => {
@@ -309,10 +314,11 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       return undefined;
     });
     if (outcomes !== undefined) {
-      const slow = Date.now() - started > SlowTransactionMs;
+      const timing = { startedAt: started, durationMs: Date.now() - started, groupSize: group.length };
+      const slow = timing.durationMs > SlowTransactionMs;
       return group.forEach((p, i) => {
         p.alone = slow;
-        settle(p, outcomes[i]!, batches[i]!.length, 0);
+        settle(p, outcomes[i]!, batches[i]!.length, 0, timing);
       });
     }
     groupFailed(group, failure);
@@ -332,8 +338,9 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
     try {
       const started = Date.now();
       const outcome = await options.apply(p.key, p.checkpoint, batch);
-      p.alone = Date.now() - started > SlowTransactionMs;
-      settle(p, outcome, batch.length, 0);
+      const timing = { startedAt: started, durationMs: Date.now() - started, groupSize: 1 };
+      p.alone = timing.durationMs > SlowTransactionMs;
+      settle(p, outcome, batch.length, 0, timing);
     } catch (error) {
       if (options.isTransient(error)) return retryLater(p, error, Math.min(p.failures + 1, 10));
       p.failures++;

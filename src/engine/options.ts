@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigurationError } from '../core/errors.ts';
 import { stderrLogger, type Logger } from '../core/logger.ts';
+import { DefaultTopPartitions } from '../telemetry/engineMetrics.ts';
 import { checkApp } from '../jetstream/streamNames.ts';
 import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
 import { optionChecks } from '../options/optionChecks.ts';
@@ -69,6 +70,27 @@ export type ProjectionEngineOptions = {
   migrate?: boolean;
   /** @default warnings and errors to stderr */
   logger?: Logger;
+  /**
+   * Serves Prometheus metrics (`GET /metrics`) and this host's live status (`GET /status`). Without
+   * it the metrics are still kept: read `engine.metrics()` to merge them into the app's registry.
+   */
+  metrics?: {
+    /** 0 picks a free port (`engine.metricsUrl()` says which). */
+    port: number;
+    /** @default '127.0.0.1' */
+    host?: string;
+    /** Partitions exported with lag series of their own: the ones furthest behind. @default 20 */
+    topPartitions?: number;
+  };
+  /** Serves the dashboard (see `dashboardServer`) from this process. */
+  dashboard?: {
+    /** 0 picks a free port (`engine.dashboardUrl()` says which). */
+    port: number;
+    /** @default '127.0.0.1' */
+    host?: string;
+    /** Needed by the retry and discard buttons, sent as a bearer token. */
+    token?: string;
+  };
 };
 
 export type ResolvedEngineOptions = {
@@ -87,13 +109,17 @@ export type ResolvedEngineOptions = {
   markIntervalMs: number;
   migrate: boolean;
   logger: Logger;
+  metrics?: { port: number; host: string; topPartitions: number };
+  dashboard?: { port: number; host: string; token?: string };
   transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number };
 };
 
 const check = optionChecks('projectionEngine');
 
 export const resolveEngineOptions = (options: ProjectionEngineOptions): ResolvedEngineOptions => {
-  check.known('', options, ['connectionString', 'projectors', 'hostId', 'threads', 'lease', 'reader', 'transport', 'migrate', 'logger']);
+  check.known('', options, ['connectionString', 'projectors', 'hostId', 'threads', 'lease', 'reader', 'transport', 'migrate', 'logger', 'metrics', 'dashboard']);
+  check.known('metrics', options.metrics, ['port', 'host', 'topPartitions']);
+  check.known('dashboard', options.dashboard, ['port', 'host', 'token']);
   check.known('lease', options.lease, ['group', 'timeoutMs', 'hostWeight']);
   check.known('reader', options.reader, ['batchSize', 'idlePollMs', 'maxPendingEvents', 'maxPartitionPending', 'markIntervalMs']);
   if (typeof options.connectionString !== 'string' || options.connectionString.length === 0)
@@ -132,5 +158,17 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
           }
         : { type: 'in-process' },
     logger: options.logger ?? stderrLogger(),
+    ...(options.metrics === undefined
+      ? {}
+      : {
+          metrics: {
+            port: check.port('metrics.port', options.metrics.port),
+            host: options.metrics.host ?? '127.0.0.1',
+            topPartitions: check.atLeastOne('metrics.topPartitions', options.metrics.topPartitions, DefaultTopPartitions),
+          },
+        }),
+    ...(options.dashboard === undefined
+      ? {}
+      : { dashboard: { port: check.port('dashboard.port', options.dashboard.port), host: options.dashboard.host ?? '127.0.0.1', token: options.dashboard.token } }),
   };
 };

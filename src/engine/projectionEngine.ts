@@ -16,6 +16,8 @@ import type { CaughtUp, RouterFactory, Source } from '../router/source.ts';
 import type { EngineStatus } from '../router/status.ts';
 import { storeSource } from '../store/storeSource.ts';
 import { threadPool, type ThreadPool } from '../workers/threadPool.ts';
+import { engineTelemetry } from '../telemetry/engineTelemetry.ts';
+import type { Registry } from 'prom-client';
 import { resolveEngineOptions, type ProjectionEngineOptions, type ResolvedEngineOptions } from './options.ts';
 
 export type { CaughtUp };
@@ -41,6 +43,12 @@ export type ProjectionEngine = {
   setWeight(processorId: string, partition: string, weight: number): Promise<void>;
   /** Per projector and thread on this host: each partition's state, queued events, in flight, weight and dispatched batches and events. */
   schedulerSnapshot(): Promise<{ processorId: string; thread: number; partitions: PartitionSnapshot[] }[]>;
+  /** The engine's Prometheus registry (served at `metrics.port` when configured). */
+  metrics(): Registry;
+  /** Where the metrics are served, once started with `metrics`. */
+  metricsUrl(): string | undefined;
+  /** Where the dashboard is served, once started with `dashboard`. */
+  dashboardUrl(): string | undefined;
   /** Finishes in-flight transactions, stores marks, releases leases. */
   stop(): Promise<void>;
 };
@@ -76,6 +84,19 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   let source: Source | undefined;
   let spare: ThreadPool | undefined;
   const progressed = wakeable();
+  const telemetry = engineTelemetry({
+    hostId: options.hostId,
+    group: options.group,
+    transport: options.transport.type,
+    threads: options.threads,
+    aliveForMs: options.leaseTimeoutMs,
+    connectionString: options.connectionString,
+    metrics: options.metrics,
+    dashboard: options.dashboard,
+    role: () => source?.role() ?? 'stopped',
+    status: () => engine.status(),
+    logger,
+  });
 
   const poolFor = (placement: ThreadPlacement): ThreadPool =>
     threadPool({
@@ -93,7 +114,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   const routerFactory = (placement: ThreadPlacement): RouterFactory => (hooks) => {
     const pool = spare ?? poolFor(placement);
     spare = undefined;
-    return partitionRouter({ projectors, pool, hostId: options.hostId, logger, ...hooks });
+    const router = partitionRouter({ projectors, pool, hostId: options.hostId, logger, observer: telemetry.observer, ...hooks });
+    telemetry.observe(router);
+    return router;
   };
 
   const openSource = async (resolved: ResolvedEngineOptions, newRouter: RouterFactory, connectedDb: pg.Pool, connectedDumbo: Dumbo): Promise<Source> => {
@@ -124,6 +147,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         source = await openSource(options, routerFactory(placed.placement), db, dumbo);
         await source.start();
         await warming;
+        await telemetry.start(db);
       } catch (error) {
         // Nothing of a start that failed keeps running: threads, connections, a half-started source.
         await engine.stop();
@@ -168,9 +192,15 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       };
     },
 
+    metrics: () => telemetry.metrics.registry,
+    metricsUrl: () => telemetry.metricsUrl(),
+    dashboardUrl: () => telemetry.dashboardUrl(),
+
     async stop() {
       if (!started) return;
+      await telemetry.flush();
       await source?.stop();
+      await telemetry.stop();
       await spare?.stop(options.leaseTimeoutMs);
       spare = undefined;
       await dumbo?.close();

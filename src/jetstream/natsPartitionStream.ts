@@ -18,10 +18,10 @@ const positionOf = (headers: { get(name: string): string } | undefined): Positio
  * message; messages without it take the position from the headers.
  */
 const toItem = (message: JsMsg): PositionedEvent => {
-  const stored = message.json<StoredEvent & { transactionId?: string }>();
+  const stored = message.json<StoredEvent & { transactionId?: string; appendedAt?: number }>();
   const event = reviveEvent(stored);
   const position = stored.transactionId === undefined ? positionOf(message.headers) : { tx: BigInt(stored.transactionId), global: event.metadata.globalPosition };
-  return { position, event };
+  return stored.appendedAt === undefined ? { position, event } : { position, event, appendedAt: stored.appendedAt };
 };
 
 const streamMessage = (message: JsMsg): StreamMessage => ({

@@ -30,6 +30,9 @@ export const optionChecks = (owner: string) => {
       const resolved = value ?? fallback;
       return Number.isInteger(resolved) && resolved >= 0 ? resolved : fail(name, 'a non-negative integer', value);
     },
+    /** A TCP port to listen on; 0 picks a free one. */
+    port: (name: string, value: number | undefined): number =>
+      Number.isInteger(value) && value! >= 0 && value! <= 65_535 ? value! : fail(name, 'a port number from 0 to 65535', value),
     fraction: (name: string, value: number | undefined, fallback: number): number => {
       const resolved = value ?? fallback;
       return typeof resolved === 'number' && resolved >= 0 && resolved <= 1 ? resolved : fail(name, 'a number from 0 to 1', value);

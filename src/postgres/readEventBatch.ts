@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Position } from '../core/position.ts';
 import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
 
-export type PositionedEvent = { position: Position; event: ProjectorEvent };
+/** An event with its position in the store, and when it was appended (ms since the epoch) where known. */
+export type PositionedEvent = { position: Position; event: ProjectorEvent; appendedAt?: number };
 export type EventBatch = {
   events: PositionedEvent[];
   last: Position;
@@ -21,6 +22,7 @@ type Row = {
   message_data: ProjectorEvent['data'];
   message_metadata: Record<string, unknown> | null;
   message_id: string;
+  appended_ms: number;
 };
 
 /**
@@ -34,13 +36,14 @@ export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: nu
   // come after what is returned). Always one row, with null columns when there are no events.
   const { rows } = await db.query<Row & { held: boolean }>(
     `SELECT h.held, e.transaction_id::text AS tx, e.global_position::text AS global, e.stream_id, e.stream_position::text AS stream_position,
-            e.message_type, e.message_data, e.message_metadata, e.message_id
+            e.message_type, e.message_data, e.message_metadata, e.message_id,
+            (extract(epoch FROM e.created) * 1000)::float8 AS appended_ms
        FROM (SELECT EXISTS (SELECT 1 FROM emt_messages
                              WHERE partition = 'emt:default' AND is_archived = FALSE
                                AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
                                AND (transaction_id, global_position) > ($1::xid8, $2::bigint)) AS held) h
        LEFT JOIN LATERAL (
-         SELECT transaction_id, global_position, stream_id, stream_position, message_type, message_data, message_metadata, message_id
+         SELECT transaction_id, global_position, stream_id, stream_position, message_type, message_data, message_metadata, message_id, created
            FROM emt_messages
           WHERE partition = 'emt:default' AND is_archived = FALSE
             AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -55,6 +58,7 @@ export const readEventBatch = async (db: pg.Pool, after: Position, batchSize: nu
     const global = BigInt(row.global);
     return {
       position: { tx: BigInt(row.tx), global },
+      appendedAt: row.appended_ms,
       event: {
         type: row.message_type,
         data: row.message_data,

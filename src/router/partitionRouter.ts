@@ -2,7 +2,7 @@ import type { WorkerError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PartitionSnapshot } from '../core/partitionScheduler.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
-import { isCovered, type Position } from '../core/position.ts';
+import { comparePositions, isCovered, type Position } from '../core/position.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import type { PartitionEvents, ProcessorReport } from '../workers/messages.ts';
@@ -13,6 +13,27 @@ import type { PartitionStatus, ProjectorStatus } from './status.ts';
 export type PartitionStart = { checkpoint: Position | null; lease?: { epoch: number; since: Date }; halted?: boolean };
 
 export type StoppedPartition = { processorId: string; partition: string; state: 'halted' | 'fenced' };
+
+/** A commit as telemetry sees it: the events it applied, its transaction's timing, their trace contexts. */
+export type AppliedBatch = {
+  processorId: string;
+  partition: string;
+  firstPosition: bigint;
+  lastPosition: bigint;
+  events: number;
+  groupSize: number;
+  startedAt: number;
+  durationMs: number;
+  /** `traceparent` of the applied events that carry one in their metadata. */
+  traceparents: string[];
+};
+
+/** Hooks telemetry hangs on a router: ownership changes and applied batches (only when `wantsBatches()`, which collecting trace contexts costs). */
+export type RouterObserver = {
+  ownership?(processorId: string, partition: string, change: 'acquired' | 'released'): void;
+  wantsBatches?(): boolean;
+  batch?(batch: AppliedBatch): void;
+};
 
 export type PartitionRouter = {
   readonly projectors: readonly AnyPartitionedProjector[];
@@ -44,25 +65,75 @@ export type PartitionRouter = {
   stop(timeoutMs: number): Promise<void>;
 };
 
-type Tracked = Omit<PartitionStatus, 'lag' | 'owner' | 'checkpoint'> & { checkpoint: Position | null; thread: number; sent: boolean; lease?: number };
-/** Events sent to a thread in one delivery, in delivery order; settled once the last is committed. */
-type Delivery = { positions: Position[]; settle: (committed: boolean) => void };
-
-/** Events of the deliveries past `checkpoint`: sent to the thread and not committed. */
-const notCommitted = (waiting: readonly Delivery[] | undefined, checkpoint: Position | null): number => {
-  let count = 0;
-  for (const { positions } of waiting ?? []) {
-    // Positions are in delivery order: skip the committed head with a binary search.
-    let low = 0;
-    for (let high = positions.length; low < high; ) {
-      const middle = (low + high) >>> 1;
-      if (isCovered(positions[middle]!, checkpoint)) low = middle + 1;
-      else high = middle;
-    }
-    count += positions.length - low;
-  }
-  return count;
+/**
+ * Events sent to a thread (or refused while the partition is stopped) in delivery order, with when
+ * each was appended (or arrived, where the source does not know); settled once the last is committed.
+ */
+type Pending = { positions: Position[]; appendedAt: number[]; traceparents?: (string | undefined)[] };
+type Delivery = Pending & { settle: (committed: boolean) => void };
+type Tracked = Omit<PartitionStatus, 'lag' | 'lagSeconds' | 'owner' | 'checkpoint' | 'head'> & {
+  checkpoint: Position | null;
+  thread: number;
+  sent: boolean;
+  lease?: number;
+  /** The last event of the partition delivered here. */
+  head: Position | null;
+  /** Events delivered while the partition was stopped, or left over when it stopped: not applied. */
+  refused: Pending;
 };
+
+/** Index of the first position `checkpoint` does not cover; positions are in delivery order. */
+const firstUncovered = (positions: readonly Position[], checkpoint: Position | null): number => {
+  let low = 0;
+  for (let high = positions.length; low < high; ) {
+    const middle = (low + high) >>> 1;
+    if (isCovered(positions[middle]!, checkpoint)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+};
+
+/** Events of `pending` past `checkpoint`, and when the oldest of them was appended. */
+const notApplied = (pending: readonly Pending[], checkpoint: Position | null): { events: number; oldest: number | undefined } => {
+  let events = 0;
+  let oldest: number | undefined;
+  for (const { positions, appendedAt } of pending) {
+    const first = firstUncovered(positions, checkpoint);
+    events += positions.length - first;
+    if (first < positions.length) oldest = Math.min(oldest ?? Infinity, appendedAt[first]!);
+  }
+  return { events, oldest };
+};
+
+/** Keeps what `checkpoint` does not cover, in order. */
+const dropCovered = (pending: Pending, checkpoint: Position | null): Pending => {
+  const first = firstUncovered(pending.positions, checkpoint);
+  return first === 0 ? pending : { positions: pending.positions.slice(first), appendedAt: pending.appendedAt.slice(first) };
+};
+
+/** The applied part of `pending` between two checkpoints: its first position, and the trace contexts its events carry. */
+const appliedBetween = (pending: readonly Pending[], before: Position | null, after: Position): { first: bigint | undefined; traceparents: string[] } => {
+  let first: bigint | undefined;
+  const traceparents: string[] = [];
+  for (const { positions, traceparents: contexts } of pending) {
+    for (let i = firstUncovered(positions, before); i < positions.length && isCovered(positions[i]!, after); i++) {
+      first ??= positions[i]!.global;
+      const context = contexts?.[i];
+      if (context !== undefined) traceparents.push(context);
+    }
+  }
+  return { first, traceparents };
+};
+
+const traceparentOf = (metadata: unknown): string | undefined => {
+  const value = (metadata as { traceparent?: unknown } | undefined)?.traceparent;
+  return typeof value === 'string' ? value : undefined;
+};
+
+const NoneRefused: Pending = { positions: [], appendedAt: [] };
+
+const joined = (a: Pending, b: Pending): Pending =>
+  a.positions.length === 0 ? b : b.positions.length === 0 ? a : { positions: [...a.positions, ...b.positions], appendedAt: [...a.appendedAt, ...b.appendedAt] };
 
 const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
@@ -85,6 +156,7 @@ export const partitionRouter = (context: {
   opensOnDelivery: boolean;
   onProgress: () => void;
   onFailure: (error: WorkerError) => void;
+  observer?: RouterObserver;
 }): PartitionRouter => {
   const { pool, logger } = context;
   const byId = new Map(context.projectors.map((projector) => [projector.processorId, projector]));
@@ -103,19 +175,22 @@ export const partitionRouter = (context: {
     const own = partitions.get(processorId)!;
     let entry = own.get(key);
     if (entry === undefined) {
-      entry = { partition: key, checkpoint: null, state: 'idle', applied: 0, deadLettered: 0, thread: pool.threadFor(processorId, key), sent: false };
+      entry = { partition: key, checkpoint: null, head: null, refused: NoneRefused, state: 'idle', applied: 0, deadLettered: 0, thread: pool.threadFor(processorId, key), sent: false };
       own.set(key, entry);
     }
     return entry;
   };
 
-  const settle = (identity: string, checkpoint: Position | null, stoppedNow: boolean): void => {
+  /** Settles the deliveries `checkpoint` covers; when the partition stopped, the others too (what they leave unapplied is kept as refused). */
+  const settle = (identity: string, checkpoint: Position | null, stoppedNow: boolean, entry?: Tracked): void => {
     const waiting = deliveries.get(identity);
     if (waiting === undefined) return;
     const open = waiting.filter((delivery) => {
       if (isCovered(delivery.positions.at(-1)!, checkpoint)) delivery.settle(true);
-      else if (stoppedNow) delivery.settle(false);
-      else return true;
+      else if (stoppedNow) {
+        if (entry !== undefined) entry.refused = joined(entry.refused, dropCovered(delivery, checkpoint));
+        delivery.settle(false);
+      } else return true;
       return false;
     });
     if (open.length === 0) deliveries.delete(identity);
@@ -126,10 +201,24 @@ export const partitionRouter = (context: {
     onReports: (reports) => {
       for (const report of reports) {
         const stoppedNow = report.state === 'halted' || report.state === 'fenced';
-        settle(partitionIdentity(report.processorId, report.partition), report.checkpoint, stoppedNow);
-        // A late report of a partition this host gave up.
+        // A late report of a partition this host gave up has no entry.
         const entry = partitions.get(report.processorId)?.get(report.partition);
+        if (entry !== undefined && report.batch !== undefined && report.checkpoint !== null && context.observer?.wantsBatches?.() === true) {
+          const waiting = deliveries.get(partitionIdentity(report.processorId, report.partition)) ?? [];
+          const { first, traceparents } = appliedBetween(waiting, entry.checkpoint, report.checkpoint);
+          context.observer.batch?.({
+            processorId: report.processorId,
+            partition: report.partition,
+            firstPosition: first ?? report.checkpoint.global,
+            lastPosition: report.checkpoint.global,
+            events: report.applied,
+            ...report.batch,
+            traceparents,
+          });
+        }
+        settle(partitionIdentity(report.processorId, report.partition), report.checkpoint, stoppedNow, entry);
         if (entry === undefined) continue;
+        entry.refused = dropCovered(entry.refused, report.checkpoint);
         entry.state = report.state;
         entry.checkpoint = report.checkpoint;
         entry.applied += report.applied;
@@ -167,8 +256,9 @@ export const partitionRouter = (context: {
       projectorOf(processorId);
       // Opened again (a new lease): the thread forgets what it held of the partition first.
       if (partitions.get(processorId)!.has(key)) pool.release(processorId, key);
+      context.observer?.ownership?.(processorId, key, 'acquired');
       const entry = tracked(processorId, key);
-      Object.assign(entry, { sent: false, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle' });
+      Object.assign(entry, { sent: false, refused: NoneRefused, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle' });
       const stopped = stoppedPartitions.get(processorId)!;
       stopped.delete(key);
       if (start.halted === true) stopped.set(key, 'halted');
@@ -178,19 +268,28 @@ export const partitionRouter = (context: {
       const events = delivered.filter((item) => projector.handles.has(item.event.type));
       const last = events.at(-1);
       if (last === undefined) return Promise.resolve(true);
-      if (stoppedPartitions.get(processorId)!.has(key)) return Promise.resolve(false);
-      if (!context.opensOnDelivery && !partitions.get(processorId)!.has(key)) return Promise.resolve(false);
+      const open = partitions.get(processorId)!.has(key);
+      if (!context.opensOnDelivery && !open) return Promise.resolve(false);
       const entry = tracked(processorId, key);
+      entry.head = last.position;
+      const now = Date.now();
+      const pending: Pending = { positions: events.map((item) => item.position), appendedAt: events.map((item) => item.appendedAt ?? now) };
+      if (context.observer?.wantsBatches?.() === true) pending.traceparents = events.map((item) => traceparentOf(item.event.metadata));
+      if (stoppedPartitions.get(processorId)!.has(key)) {
+        entry.refused = joined(entry.refused, pending);
+        return Promise.resolve(false);
+      }
       const identity = partitionIdentity(processorId, key);
       return new Promise<boolean>((resolve) => {
         const waiting = deliveries.get(identity);
-        const delivery = { positions: events.map((item) => item.position), settle: resolve };
+        const delivery = { ...pending, settle: resolve };
         if (waiting === undefined) deliveries.set(identity, [delivery]);
         else waiting.push(delivery);
         pool.send(entry.thread, [batchFor(processorId, key, entry, events)]);
       });
     },
     release(processorId, key) {
+      if (partitions.get(processorId)?.has(key) === true) context.observer?.ownership?.(processorId, key, 'released');
       settle(partitionIdentity(processorId, key), null, true);
       partitions.get(processorId)?.delete(key);
       stoppedPartitions.get(processorId)?.delete(key);
@@ -205,20 +304,28 @@ export const partitionRouter = (context: {
     onReport: (listener) => void listeners.push(listener),
     setWeights: (processorId, weights) => pool.setWeights(processorId, weights),
     snapshot: (options) => pool.snapshot(options),
-    status: (lowWaterMark) =>
-      context.projectors.map((projector) => ({
+    status: (lowWaterMark) => {
+      const now = Date.now();
+      return context.projectors.map((projector) => ({
         processorId: projector.processorId,
         lowWaterMark: lowWaterMark?.(projector.processorId) ?? 0n,
         threads: pool.threadsOf(projector.processorId),
-        partitions: [...partitions.get(projector.processorId)!.values()].map(({ thread, sent: _sent, lease: _lease, checkpoint, ...rest }) =>
-          withoutUndefined({
+        partitions: [...partitions.get(projector.processorId)!.values()].map(({ thread, sent: _sent, lease: _lease, checkpoint, head, refused, ...rest }) => {
+          const waiting = deliveries.get(partitionIdentity(projector.processorId, rest.partition)) ?? [];
+          const { events, oldest } = notApplied([refused, ...waiting], checkpoint);
+          return withoutUndefined({
             ...rest,
             checkpoint: checkpoint?.global ?? null,
-            lag: notCommitted(deliveries.get(partitionIdentity(projector.processorId, rest.partition)), checkpoint),
+            head: head === null || (checkpoint !== null && comparePositions(head, checkpoint) < 0) ? (checkpoint?.global ?? null) : head.global,
+            lag: events,
+            lagSeconds: oldest === undefined ? 0 : Math.max(0, now - oldest) / 1000,
+            oldestUnappliedAt: oldest === undefined ? undefined : new Date(oldest),
+            thread,
             owner: `${context.hostId}/${projector.processorId}/${thread}`,
-          }),
-        ),
-      })),
+          });
+        }),
+      }));
+    },
     stop: (timeoutMs) => pool.stop(timeoutMs),
   };
 };

@@ -5,8 +5,16 @@ export type PartitionStatus = {
   partition: string;
   /** Last committed global position, null before the first commit. */
   checkpoint: bigint | null;
-  /** Events routed to the partition and not yet committed. */
+  /** The last of the partition's events delivered here (the checkpoint when nothing is pending). */
+  head: bigint | null;
+  /** Events delivered to the partition and not applied yet (sent to its thread, or held off while it is stopped). */
   lag: number;
+  /** Age of the oldest event not applied yet, since it was appended; 0 when caught up. */
+  lagSeconds: number;
+  /** When the oldest event not applied yet was appended. */
+  oldestUnappliedAt?: Date;
+  /** The thread of this host's budget that runs it. */
+  thread: number;
   /** `host/processor/thread` that owns the partition on this host. */
   owner: string;
   /** When this host took the partition's lease (hosts sharing partitions over JetStream); absent in-process. */

@@ -1,5 +1,6 @@
 import { initial } from './0001_initial.ts';
 import type { Migration } from './migration.ts';
+import { status } from './0002_status.ts';
 
 /** Every step, in the order they apply. A step once released never changes; a change is a new step. */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, status];

@@ -1,0 +1,96 @@
+/*
+ * The status model: what the API (`readStatus`), the CLI (`distributary status`), the HTTP endpoints
+ * and the dashboard all show. Engines and relays write their part to the database every second (a
+ * heartbeat with it); readers combine it with the heartbeats, so a host that stopped or died shows as
+ * such within the lease timeout, never as running. Positions are decimal strings (JSON-safe).
+ */
+
+/**
+ * - `running`: applying, the oldest event waiting is recent;
+ * - `catching-up`: applying, the oldest event waiting is older than a few seconds;
+ * - `idle`: nothing waiting;
+ * - `retrying`: the last attempt at a batch failed, another is due;
+ * - `halted`: stopped in front of a dead letter until it is retried or discarded;
+ * - `fenced`: this owner lost the partition to another;
+ * - `no live owner`: the host that last owned it stopped or stopped sending heartbeats.
+ */
+export type PartitionHealth = 'running' | 'catching-up' | 'idle' | 'retrying' | 'halted' | 'fenced' | 'no live owner';
+
+export type PartitionView = {
+  processorId: string;
+  partition: string;
+  /** Global position of the last event applied; null before the first. */
+  checkpoint: string | null;
+  /** The store's head for this partition: the last of its events its owner has seen. */
+  head: string | null;
+  /** Events of this partition seen and not applied yet. */
+  lagEvents: number;
+  /** Age of the oldest event not applied yet (since it was appended); 0 when caught up. */
+  lagSeconds: number;
+  state: PartitionHealth;
+  owner: { hostId: string; thread: number; alive: boolean; heartbeatAgeSeconds: number } | null;
+  /** Events applied by its current owner since that owner started. */
+  applied: number;
+  /** Dead letters of the partition still open (halted, skipped or waiting for a retry). */
+  deadLetters: number;
+  /** Its weight in fair queuing (1 unless set). */
+  weight: number;
+  lastError?: string;
+  /** When its owner last wrote it. */
+  updatedAt: string;
+};
+
+export type ProjectorView = {
+  processorId: string;
+  partitions: number;
+  lagEvents: number;
+  /** The largest lag in seconds of its partitions. */
+  maxLagSeconds: number;
+  applied: number;
+  deadLetters: number;
+  /** Partitions per state. */
+  states: Partial<Record<PartitionHealth, number>>;
+};
+
+export type HostView = {
+  hostId: string;
+  group: string;
+  role: string;
+  transport: 'in-process' | 'jetstream';
+  threads: number;
+  /** Partitions it owns, over all projectors. */
+  partitions: number;
+  rssBytes: number;
+  alive: boolean;
+  heartbeatAgeSeconds: number;
+  startedAt: string;
+  /** Set when it stopped cleanly. */
+  stoppedAt?: string;
+};
+
+export type RelayView = {
+  app: string;
+  hostId: string;
+  /** Global position of the last event published. */
+  position: string | null;
+  /** The event store's last global position. */
+  storeHead: string | null;
+  lagEvents: number;
+  /** Age of the oldest event not published yet; 0 when caught up. */
+  lagSeconds: number;
+  /** Tenant streams it has published to. */
+  streams: number;
+  published: number;
+  alive: boolean;
+  heartbeatAgeSeconds: number;
+  stoppedAt?: string;
+};
+
+export type StatusModel = {
+  takenAt: string;
+  hosts: HostView[];
+  projectors: ProjectorView[];
+  /** Most lag first (seconds, then events). */
+  partitions: PartitionView[];
+  relays: RelayView[];
+};

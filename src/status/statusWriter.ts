@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import type { Logger } from '../core/logger.ts';
+import type { ProjectorStatus } from '../router/status.ts';
+import { storeHostStatus, type HostStatusRow } from '../postgres/storeHostStatus.ts';
+import { storePartitionStatus, type PartitionStatusRow } from '../postgres/storePartitionStatus.ts';
+
+/** How often a host writes its status and heartbeat. */
+export const StatusEveryMs = 1000;
+
+export type StatusWriter = {
+  /** Writes at once, then every `StatusEveryMs`. */
+  start(): void;
+  /** Writes now (after the writes already under way). */
+  flush(): Promise<void>;
+  /** Writes a last time, marking the host stopped: readers show its partitions without a live owner at once. */
+  stop(): Promise<void>;
+};
+
+const rowsOf = (projectors: readonly ProjectorStatus[]): PartitionStatusRow[] =>
+  projectors.flatMap(({ processorId, partitions }) =>
+    partitions.map((p) => ({
+      processorId,
+      partition: p.partition,
+      thread: p.thread,
+      checkpoint: p.checkpoint,
+      head: p.head,
+      lagEvents: p.lag,
+      oldestUnappliedAt: p.oldestUnappliedAt ?? null,
+      state: p.state,
+      applied: p.applied,
+      lastError: p.lastError?.message ?? null,
+    })),
+  );
+
+/** What makes a row worth writing again (the lag in seconds is computed by readers from `oldestUnappliedAt`). */
+const signature = (row: PartitionStatusRow): string =>
+  `${row.thread}|${row.checkpoint}|${row.head}|${row.lagEvents}|${row.oldestUnappliedAt?.getTime()}|${row.state}|${row.applied}|${row.lastError}`;
+
+/**
+ * Writes this host's heartbeat with what it runs, and the partitions whose status changed since the
+ * last write (all of them on the first write, and again every minute, so a row another owner
+ * overwrote during a hand-over comes back). A failed write is logged once per outage and tried again
+ * on the next tick; the engine does not depend on it.
+ */
+export const statusWriter = (context: {
+  db: pg.Pool;
+  host: () => Omit<HostStatusRow, 'partitions' | 'rssBytes' | 'stopped'>;
+  projectors: () => readonly ProjectorStatus[];
+  logger: Logger;
+}): StatusWriter => {
+  const { db, logger } = context;
+  let written = new Map<string, string>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let failing = false;
+  let lastFull = 0;
+
+  const write = async (stopped: boolean): Promise<void> => {
+    const rows = rowsOf(context.projectors());
+    const full = Date.now() - lastFull > 60_000;
+    if (full) lastFull = Date.now();
+    const next = new Map<string, string>();
+    const changed = rows.filter((row) => {
+      const key = `${row.processorId}\u0000${row.partition}`;
+      const value = signature(row);
+      next.set(key, value);
+      return full || written.get(key) !== value;
+    });
+    try {
+      await storePartitionStatus(db, context.host().hostId, changed);
+      await storeHostStatus(db, { ...context.host(), partitions: rows.length, rssBytes: process.memoryUsage.rss(), stopped });
+      written = next;
+      if (failing) logger.info('status: writing again');
+      failing = false;
+    } catch (error) {
+      if (!failing) logger.warn(`status: could not write this host's status: ${(error as Error).message}`, { error: (error as Error).message });
+      failing = true;
+    }
+  };
+
+  const tick = (): void => {
+    writing = writing.then(() => write(false));
+  };
+
+  return {
+    start() {
+      tick();
+      timer = setInterval(tick, StatusEveryMs);
+      timer.unref();
+    },
+    flush() {
+      tick();
+      return writing;
+    },
+    async stop() {
+      clearInterval(timer);
+      await writing;
+      await write(true);
+    },
+  };
+};
