@@ -11,6 +11,8 @@ export type Relay = {
   whenCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
   whenActive(options?: { timeoutMs?: number }): Promise<void>;
   status(): RelayStatus;
+  /** Where the metrics are served, once started with `metrics`. */
+  metricsUrl(): string | undefined;
   stop(): Promise<void>;
 };
 
@@ -35,6 +37,7 @@ export const relay = (userOptions: RelayOptions): Relay => {
     whenCaughtUp: (waiting) => started('whenCaughtUp').whenCaughtUp(waiting),
     whenActive: (waiting) => started('whenActive').whenActive(waiting),
     status: () => running?.status() ?? { hostId: options.hostId, app: options.app, role: 'stopped', position: null, published: 0 },
+    metricsUrl: () => running?.metricsUrl(),
     async stop() {
       const stopping = running;
       running = undefined;

@@ -39,9 +39,12 @@ export type RelayOptions = {
   /** A batch whose messages JetStream has not all acked this long is published again. @default 10000 */
   ackTimeoutMs?: number;
   logger?: Logger;
+  /** Serves Prometheus metrics (`GET /metrics`): published events, position, lag, streams. */
+  metrics?: { port: number; host?: string };
 };
 
-export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'stream' | 'lease' | 'nats'>> & {
+export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'stream' | 'lease' | 'nats' | 'metrics'>> & {
+  metrics?: { port: number; host: string };
   servers: string[];
   limits: (tenant: string) => Required<TenantStreamLimits>;
   leaseTimeoutSeconds: number;
@@ -70,8 +73,9 @@ const checkLimits = <L extends TenantStreamLimits>(path: string, limits: L): L =
 };
 
 export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions => {
-  check.known('', options, ['connectionString', 'nats', 'app', 'partitionBy', 'stream', 'batchSize', 'hostId', 'lease', 'idlePollMs', 'ackTimeoutMs', 'logger']);
+  check.known('', options, ['connectionString', 'nats', 'app', 'partitionBy', 'stream', 'batchSize', 'hostId', 'lease', 'idlePollMs', 'ackTimeoutMs', 'logger', 'metrics']);
   check.known('nats', options.nats, ['servers']);
+  check.known('metrics', options.metrics, ['port', 'host']);
   check.known('lease', options.lease, ['timeoutMs']);
   if (typeof options.connectionString !== 'string' || options.connectionString === '')
     throw new ConfigurationError('relay: options.connectionString must be a PostgreSQL connection string');
@@ -94,5 +98,6 @@ export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions
     idlePollMs: check.positive('idlePollMs', options.idlePollMs, DefaultIdlePollMs),
     ackTimeoutMs: check.positive('ackTimeoutMs', options.ackTimeoutMs, 10_000),
     logger: options.logger ?? stderrLogger(),
+    ...(options.metrics === undefined ? {} : { metrics: { port: check.port('metrics.port', options.metrics.port), host: options.metrics.host ?? '127.0.0.1' } }),
   };
 };

@@ -17,6 +17,7 @@ import type { ResolvedRelayOptions } from './relayOptions.ts';
 import type { Relay, RelayStatus } from './relay.ts';
 import { tenantRegistryBucket } from './streamNames.ts';
 import { tenantStreams } from './tenantStreams.ts';
+import { relayTelemetry } from '../telemetry/relayTelemetry.ts';
 
 /** The relay itself, loaded by `relay()` when it starts (an application that only imports the package loads no NATS client). */
 export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
@@ -31,7 +32,16 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
   let stopping: AbortController | undefined;
   let loop: Promise<void> | undefined;
   let published = 0;
+  let streamCount = (): number => 0;
   const progressed = wakeable();
+  const telemetry = relayTelemetry({
+    app: options.app,
+    hostId: options.hostId,
+    aliveForMs: options.leaseTimeoutSeconds * 1000,
+    metrics: options.metrics,
+    progress: () => ({ role, position: session?.position().global ?? null, published: published + (session?.published() ?? 0), streams: streamCount() }),
+    logger,
+  });
 
 
   return {
@@ -42,10 +52,12 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
       const jsm = await jetstreamManager(nc);
       const registry = await new Kvm(nc).create(tenantRegistryBucket(options.app), { history: 1 });
       const streams = tenantStreams(jsm, registry, options);
+      streamCount = streams.count;
       const connection = nc;
       const pool = new pg.Pool({ connectionString: options.connectionString, max: 3 });
       pool.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
       db = pool;
+      await telemetry.start(pool);
       leaseDumbo = createDumbo({ connectionString: options.connectionString, pool });
       const appends = listenForAppends(options.connectionString, logger);
       listening = appends;
@@ -91,10 +103,13 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
       published: published + (session?.published() ?? 0),
     }),
 
+    metricsUrl: () => telemetry.metricsUrl(),
+
     async stop() {
       if (role === 'stopped') return;
       stopping?.abort();
       await loop;
+      await telemetry.stop();
       await lease?.release().catch((error: unknown) => logger.warn(`could not release relay lease: ${String(error)}`));
       await listening?.close();
       await nc?.drain().catch(() => undefined);

@@ -14,6 +14,8 @@ export type TenantRegistryEntry = { tenant: string; stream: string; subjects: st
 export const tenantStreams = (jsm: JetStreamManager, registry: KV, options: ResolvedRelayOptions) => {
   const known = new Map<string, TenantStreamNames>();
   return {
+    /** Tenant streams this process has published to. */
+    count: (): number => known.size,
     async ensure(tenant: string): Promise<TenantStreamNames> {
       const existing = known.get(tenant);
       if (existing !== undefined) return existing;
