@@ -26,3 +26,4 @@ export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
 export { readStatus } from './status/readStatus.ts';
 export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth } from './status/statusModel.ts';
+export { withTraceContext, parseTraceparent } from './tracing/traceContext.ts';

@@ -14,6 +14,8 @@ import { readPacer } from '../postgres/readPacer.ts';
 import { recordDeadLetter } from '../postgres/recordDeadLetter.ts';
 import { storeCheckpoint } from '../postgres/storeCheckpoint.ts';
 import type { WakeUps } from '../postgres/wakeUps.ts';
+import { recordRelayPublishSpan } from '../tracing/relaySpans.ts';
+import { normalizeTracestate, parseTraceparent } from '../tracing/traceContext.ts';
 import { activitySubject } from './streamActivity.ts';
 import { RelayHeaders } from './streamNames.ts';
 import { asyncPublisher } from './asyncPublisher.ts';
@@ -27,6 +29,12 @@ import type { tenantStreams } from './tenantStreams.ts';
 export const relayProcessorId = (app: string): string => `distributary:relay:${app}`;
 
 export type RelaySession = LeasedSession & { position(): Position; published(): number };
+
+/** What `withTraceContext` put in the event's metadata at append, unchecked. */
+const traceContextOf = ({ event }: PositionedEvent): { traceparent?: unknown; tracestate?: unknown } => {
+  const metadata: Record<string, unknown> = event.metadata;
+  return metadata;
+};
 
 
 /*
@@ -81,8 +89,15 @@ export const openRelaySession = async (context: {
     h.set(RelayHeaders.tenant, tenant);
     h.set(RelayHeaders.messageId, String(event.metadata.messageId));
     h.set('Nats-Msg-Id', item.position.global.toString());
+    // The appender's trace context, for consumers that continue its trace; only well-formed values.
+    const { traceparent, tracestate } = traceContextOf(item);
+    if (parseTraceparent(traceparent) !== undefined) {
+      h.set('traceparent', String(traceparent));
+      const state = normalizeTracestate(tracestate);
+      if (state !== undefined) h.set('tracestate', state);
+    }
     // The position is in the payload as well, so that consumers need not decode the headers.
-    const payload = toJson({ type: event.type, data: event.data, metadata: event.metadata, transactionId: item.position.tx });
+    const payload = toJson({ type: event.type, data: event.data, metadata: event.metadata, transactionId: item.position.tx, appendedAt: item.appendedAt });
     return { subject: names.subject(event.type), payload, headers: h };
   };
 
@@ -95,18 +110,37 @@ export const openRelaySession = async (context: {
     }
   };
 
-  const publishBatch = (items: PositionedEvent[]): Promise<void> =>
-    retryUntilAborted(
-      async () => {
+  const publishBatch = (items: PositionedEvent[]): Promise<void> => {
+    const startedAt = Date.now();
+    const started = performance.now();
+    return retryUntilAborted(
+      async (attempt) => {
         // Published in delivery order on one connection, acks awaited together.
         const routed = await route(items);
         const acks = await publisher.publishAll(routed.map(toMessage), options.ackTimeoutMs);
         publishedCount += acks.filter((ack) => !ack.duplicate).length;
+        const first = routed[0];
+        const last = routed.at(-1);
+        if (first === undefined || last === undefined) return;
         // Stored: wake the hosts' partitions that sleep on these streams.
-        if (routed.length > 0) notify([...new Set(routed.map((r) => r.names.stream))]);
+        const touched = [...new Set(routed.map((r) => r.names.stream))];
+        notify(touched);
+        recordRelayPublishSpan({
+          app: options.app,
+          events: routed.length,
+          tenants: [...new Set(routed.map((r) => r.tenant))],
+          stream: touched.length === 1 ? touched[0] : undefined,
+          firstPosition: first.item.position.global,
+          lastPosition: last.item.position.global,
+          attempts: attempt,
+          startedAt,
+          durationMs: performance.now() - started,
+          traceparents: routed.map((r) => traceContextOf(r.item).traceparent),
+        });
       },
       { signal, onError: (error, attempt) => options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${describeFailure(error)}`) },
     );
+  };
 
   const loop = async (): Promise<void> => {
     // While a full batch is published, the next one is already being read.

@@ -118,10 +118,19 @@ export const streamMember = (context: {
     const key = partitionIdentity(lease.processorId, lease.partition);
     owned.delete(key);
     lease.controller.abort();
+    const started = Date.now();
     const done = (async () => {
       // Half the lease at most for what is in flight to commit; a timer that does not keep the process up.
       await Promise.race([lease.loop, new Promise((resolve) => setTimeout(resolve, options.leaseTimeoutMs / 2).unref())]);
+      const checkpoint = router.checkpoint(lease.processorId, lease.partition);
       router.release(lease.processorId, lease.partition);
+      logger.info(`${key}: handed over in ${Date.now() - started} ms`, {
+        processorId: lease.processorId,
+        partition: lease.partition,
+        epoch: lease.epoch,
+        checkpoint: checkpoint?.global.toString() ?? null,
+        ms: Date.now() - started,
+      });
       await leases.release([lease]).catch((error: unknown) => logger.warn(`${key}: could not release the lease: ${toErrorInfo(error).message}`));
       handingOver.delete(key);
       changed.wake();

@@ -197,6 +197,20 @@ export const partitionRouter = (context: {
     else deliveries.set(identity, open);
   };
 
+  /**
+   * Logged once each, with the partition and its figures: a batch cut off (every one: each terminated
+   * a backend), the first failure of a run of retries, a halt, a fence. Nothing on a correct run.
+   */
+  const logTransition = (report: ProcessorReport, entry: Tracked): void => {
+    const { processorId, partition, state, error } = report;
+    const details = { processorId, partition, checkpoint: report.checkpoint?.global.toString() ?? null, lag: notApplied([entry.refused, ...(deliveries.get(partitionIdentity(processorId, partition)) ?? [])], report.checkpoint).events };
+    if (state === 'retrying' && error?.name === 'BatchTimeoutError') logger.warn(`${processorId}/${partition}: ${error.message}; retrying`, { ...details, error: error.message });
+    else if (state === 'retrying' && entry.state !== 'retrying') logger.warn(`${processorId}/${partition}: a batch failed, retrying: ${error?.message ?? ''}`, { ...details, error: error?.message });
+    else if (state === 'halted' && entry.state !== 'halted') logger.warn(`${processorId}/${partition}: halted in front of a dead letter: ${error?.message ?? ''}`, { ...details, error: error?.message });
+    else if (state === 'fenced' && entry.state !== 'fenced') logger.warn(`${processorId}/${partition}: stopped here: ${error?.message ?? 'another owner committed for it'}`, { ...details, error: error?.message });
+    else if (entry.state === 'retrying' && (state === 'running' || state === 'idle' || state === 'ready')) logger.info(`${processorId}/${partition}: applying again after retries`, details);
+  };
+
   pool.listen({
     onReports: (reports) => {
       for (const report of reports) {
@@ -219,20 +233,14 @@ export const partitionRouter = (context: {
         settle(partitionIdentity(report.processorId, report.partition), report.checkpoint, stoppedNow, entry);
         if (entry === undefined) continue;
         entry.refused = dropCovered(entry.refused, report.checkpoint);
+        logTransition(report, entry);
         entry.state = report.state;
         entry.checkpoint = report.checkpoint;
         entry.applied += report.applied;
         entry.deadLettered += report.deadLettered;
         entry.lastError = report.error;
         const stopped = stoppedPartitions.get(report.processorId)!;
-        if (stoppedNow && !stopped.has(report.partition)) {
-          stopped.set(report.partition, report.state as 'halted' | 'fenced');
-          logger.warn(
-            report.state === 'fenced'
-              ? `${report.processorId}/${report.partition}: stopped here: ${report.error?.message ?? 'another owner committed for it'}`
-              : `${report.processorId}/${report.partition}: halted in front of a dead letter: ${report.error?.message ?? ''}`,
-          );
-        }
+        if (stoppedNow && !stopped.has(report.partition)) stopped.set(report.partition, report.state as 'halted' | 'fenced');
         for (const listener of listeners) listener(report);
       }
       context.onProgress();

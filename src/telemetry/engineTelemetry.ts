@@ -5,6 +5,8 @@ import type { EngineStatus, ProjectorStatus } from '../router/status.ts';
 import { statusWriter, type StatusWriter } from '../status/statusWriter.ts';
 import { engineMetrics, type EngineMetrics } from './engineMetrics.ts';
 import { metricsServer, type MetricsServer } from './metricsServer.ts';
+import { recordBatchSpan } from '../tracing/batchSpans.ts';
+import { tracingRegistered } from '../tracing/tracer.ts';
 
 export type EngineTelemetry = {
   readonly metrics: EngineMetrics;
@@ -53,6 +55,8 @@ export const engineTelemetry = (context: {
 
   const observer: RouterObserver = {
     ownership: (processorId, _partition, change) => metrics.ownership(processorId, change),
+    wantsBatches: tracingRegistered,
+    batch: recordBatchSpan,
   };
 
   return {
