@@ -27,3 +27,5 @@ export { tenantStreamNames } from './jetstream/streamNames.ts';
 export { readStatus } from './status/readStatus.ts';
 export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth } from './status/statusModel.ts';
 export { withTraceContext, parseTraceparent } from './tracing/traceContext.ts';
+export { dashboardServer, type DashboardServer } from './dashboard/dashboardServer.ts';
+export type { DashboardServerOptions } from './dashboard/dashboardOptions.ts';

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigurationError } from '../core/errors.ts';
-import { stderrLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
+import { asLogger, stderrLogger, type AnyLogger } from '../telemetry/pinoLogger.ts';
 import { DefaultTopPartitions } from '../telemetry/engineMetrics.ts';
 import { checkApp } from '../jetstream/streamNames.ts';
 import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
@@ -69,7 +70,8 @@ export type ProjectionEngineOptions = {
   /** Creates Emmett's schema and distributary's tables when missing. @default true */
   migrate?: boolean;
   /** @default warnings and errors to stderr */
-  logger?: Logger;
+  /** A pino logger (the app's own) or any with info/warn/error(message, details). @default JSON lines (pino) to stderr, warnings and errors only */
+  logger?: AnyLogger;
   /**
    * Serves Prometheus metrics (`GET /metrics`) and this host's live status (`GET /status`). Without
    * it the metrics are still kept: read `engine.metrics()` to merge them into the app's registry.
@@ -157,7 +159,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
             ackWaitMs: check.positive('transport.ackWaitMs', transport.ackWaitMs, DefaultAckWaitMs),
           }
         : { type: 'in-process' },
-    logger: options.logger ?? stderrLogger(),
+    logger: asLogger(options.logger ?? stderrLogger()),
     ...(options.metrics === undefined
       ? {}
       : {

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../core/errors.ts';
-import { stderrLogger, type Logger } from '../core/logger.ts';
+import { asLogger, stderrLogger, type AnyLogger } from '../telemetry/pinoLogger.ts';
 import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
 import { DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
 import { optionChecks } from '../options/optionChecks.ts';
@@ -38,7 +38,8 @@ export type RelayOptions = {
   idlePollMs?: number;
   /** A batch whose messages JetStream has not all acked this long is published again. @default 10000 */
   ackTimeoutMs?: number;
-  logger?: Logger;
+  /** A pino logger (the app's own) or any with info/warn/error(message, details). @default JSON lines (pino) to stderr, warnings and errors only */
+  logger?: AnyLogger;
   /** Serves Prometheus metrics (`GET /metrics`): published events, position, lag, streams. */
   metrics?: { port: number; host?: string };
 };
@@ -97,7 +98,7 @@ export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions
     leaseTimeoutSeconds: Math.ceil(check.positive('lease.timeoutMs', options.lease?.timeoutMs, DefaultLeaseTimeoutMs) / 1000),
     idlePollMs: check.positive('idlePollMs', options.idlePollMs, DefaultIdlePollMs),
     ackTimeoutMs: check.positive('ackTimeoutMs', options.ackTimeoutMs, 10_000),
-    logger: options.logger ?? stderrLogger(),
+    logger: asLogger(options.logger ?? stderrLogger()),
     ...(options.metrics === undefined ? {} : { metrics: { port: check.port('metrics.port', options.metrics.port), host: options.metrics.host ?? '127.0.0.1' } }),
   };
 };

@@ -16,7 +16,7 @@ export type StatusWriter = {
   stop(): Promise<void>;
 };
 
-const rowsOf = (projectors: readonly ProjectorStatus[]): PartitionStatusRow[] =>
+const rowsOf = (projectors: readonly ProjectorStatus[], appliedOf: (processorId: string, partition: string) => number): PartitionStatusRow[] =>
   projectors.flatMap(({ processorId, partitions }) =>
     partitions.map((p) => ({
       processorId,
@@ -27,7 +27,7 @@ const rowsOf = (projectors: readonly ProjectorStatus[]): PartitionStatusRow[] =>
       lagEvents: p.lag,
       oldestUnappliedAt: p.oldestUnappliedAt ?? null,
       state: p.state,
-      applied: p.applied,
+      applied: appliedOf(processorId, p.partition),
       lastError: p.lastError?.message ?? null,
     })),
   );
@@ -46,6 +46,8 @@ export const statusWriter = (context: {
   db: pg.Pool;
   host: () => Omit<HostStatusRow, 'partitions' | 'rssBytes' | 'stopped'>;
   projectors: () => readonly ProjectorStatus[];
+  /** Events applied per partition since the engine started (a router's own count starts again with each session). */
+  applied: (processorId: string, partition: string) => number;
   logger: Logger;
 }): StatusWriter => {
   const { db, logger } = context;
@@ -56,7 +58,7 @@ export const statusWriter = (context: {
   let lastFull = 0;
 
   const write = async (stopped: boolean): Promise<void> => {
-    const rows = rowsOf(context.projectors());
+    const rows = rowsOf(context.projectors(), context.applied);
     const full = Date.now() - lastFull > 60_000;
     if (full) lastFull = Date.now();
     const next = new Map<string, string>();

@@ -53,6 +53,8 @@ export const engineTelemetry = (context: {
   let metricsEndpoint: MetricsServer | undefined;
   let dashboard: Closable | undefined;
 
+  // Applied per partition since this engine started, across the routers of its sessions.
+  const applied = new Map<string, number>();
   const observer: RouterObserver = {
     ownership: (processorId, _partition, change) => metrics.ownership(processorId, change),
     wantsBatches: tracingRegistered,
@@ -63,18 +65,25 @@ export const engineTelemetry = (context: {
     metrics,
     observer,
     observe(router) {
-      router.onReport((report) => metrics.report(report));
+      router.onReport((report) => {
+        metrics.report(report);
+        if (report.applied > 0) {
+          const key = `${report.processorId}\u0000${report.partition}`;
+          applied.set(key, (applied.get(key) ?? 0) + report.applied);
+        }
+      });
     },
     async start(db) {
       writer = statusWriter({
         db,
         host: () => ({ hostId: context.hostId, group: context.group, role: context.role(), transport: context.transport, threads: context.threads, aliveForMs: context.aliveForMs, startedAt }),
         projectors,
+        applied: (processorId, partition) => applied.get(`${processorId}\u0000${partition}`) ?? 0,
         logger: context.logger,
       });
       writer.start();
       if (context.metrics !== undefined) metricsEndpoint = await metricsServer(metrics.registry, context.metrics, context.status);
-      if (context.dashboard !== undefined) dashboard = await (await loadDashboard())({ connectionString: context.connectionString, ...context.dashboard });
+      if (context.dashboard !== undefined) dashboard = await (await loadDashboard())({ connectionString: context.connectionString, ...context.dashboard, logger: context.logger });
     },
     flush: async () => writer?.flush(),
     metricsUrl: () => metricsEndpoint?.url,

@@ -45,7 +45,7 @@ describe('batch spans', () => {
     }
   };
 
-  const run = async (options: Pick<ProjectionEngineOptions, 'transport'>, tenant: string, whenCaughtUp: () => Promise<void> = async () => undefined): Promise<void> => {
+  const run = async (options: Pick<ProjectionEngineOptions, 'transport'>, tenant: string, whenCaughtUp: () => Promise<void> = () => Promise.resolve()): Promise<void> => {
     const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger, ...options });
     await engine.start();
     try {
