@@ -38,7 +38,7 @@ const idleCpu = async (pids: number[], seconds: number): Promise<number[]> => {
   return pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) / seconds) * 100);
 };
 
-type Measured = { seconds: number; peakRssMb: number; idleCpu: number[] };
+type Measured = { seconds: number; peakRssMb: number; idleCpu: number[]; series: string };
 
 /** Starts the engine child, waits until it caught up, measures its peak RSS and idle CPU (and `others`'), stops it. */
 const runEngine = async (connectionString: string, options: { transport?: object; projectors?: string; others?: number[] }): Promise<Measured> => {
@@ -51,7 +51,10 @@ const runEngine = async (connectionString: string, options: { transport?: object
   try {
     const lines = createInterface({ input: child.stdout });
     let caughtUpMs: number | undefined;
+    let series = '';
     for await (const line of lines) {
+      const counted = /^series (\d+) (\d+)/.exec(line);
+      if (counted !== null) series = `${counted[2]} distributary metric series (${counted[1]} with the process's own)`;
       const match = /^caught-up (\d+)/.exec(line);
       if (match !== null) {
         caughtUpMs = Number(match[1]);
@@ -63,7 +66,7 @@ const runEngine = async (connectionString: string, options: { transport?: object
     await sleep(SleepAfterMs + 2000);
     const pids = [child.pid!, ...(options.others ?? [])];
     const cpu = await idleCpu(pids, idleSeconds);
-    return { seconds: caughtUpMs / 1000, peakRssMb: peakRssMb(child.pid!), idleCpu: cpu };
+    return { seconds: caughtUpMs / 1000, peakRssMb: peakRssMb(child.pid!), idleCpu: cpu, series };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -89,6 +92,7 @@ try {
     const bigRate = big.events / bigRun.seconds;
     log(`in-process, ${tenants} tenants: caught up in ${bigRun.seconds.toFixed(1)} s (${bigRate.toFixed(0)} events/s), peak RSS ${bigRun.peakRssMb.toFixed(0)} MB (target < 512), idle CPU ${bigRun.idleCpu[0]!.toFixed(2)}% of a core over ${idleSeconds} s (target < 5%)`);
     log(`ratio events/s ${tenants} tenants / 100 tenants: ${(bigRate / baseRate).toFixed(2)}`);
+    log(`metrics with ${tenants} tenants: ${bigRun.series}; with 100 tenants: ${baseRun.series}`);
   }
 
   if (only === undefined || only === 'jetstream') {

@@ -9,11 +9,14 @@ import { shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { cartsSummaryCollection, cartsSummaryProjection } from '../projections/index.ts';
 import { benchServer, seedShopStore } from './benchDatabase.ts';
 import { watchMachineLoad } from './machineLoad.ts';
+import { registerTracing } from './registerTracing.ts';
 
 /** Workload sizes, run one after the other: BENCH_EVENTS=20000 leaves the long 100,000-event run out. */
 const sizes = (process.env.BENCH_EVENTS ?? '20000,100000').split(',').map(Number);
 const tenants = Number(process.env.BENCH_TENANTS ?? 100);
 const skew = process.env.BENCH_SKEW === 'zipf' ? 'zipf' : 'uniform';
+/** BENCH_TELEMETRY=0 leaves out the runs with metrics and tracing on and off. */
+const withTelemetry = process.env.BENCH_TELEMETRY !== '0';
 /** BENCH_EMMETT_DEFAULT=0 leaves out Emmett at its default batch (the slowest run). */
 const withEmmettDefault = process.env.BENCH_EMMETT_DEFAULT !== '0';
 const log = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -72,18 +75,25 @@ try {
       return { rate, seconds };
     };
 
-    const runOurs = async (label: string, database: string, projectors: string): Promise<Measured> => {
+    const runOurs = async (label: string, database: string, projectors: string, telemetry = false): Promise<Measured> => {
       const connectionString = await server.createDatabase(database, 'bench_source');
-      const engine = projectionEngine({ connectionString, projectors: new URL(projectors, import.meta.url), logger: silentLogger });
+      const engine = projectionEngine({ connectionString, projectors: new URL(projectors, import.meta.url), logger: silentLogger, ...(telemetry ? { metrics: { port: 0 } } : {}) });
+      const tracing = telemetry ? registerTracing() : undefined;
+      // Scraped every second, as Prometheus would (more often than its default 15 s).
+      const scraping = telemetry ? setInterval(() => void fetch(`${engine.metricsUrl()}/metrics`).then((response) => response.text()), 1000) : undefined;
       const machine = watchMachineLoad();
       const started = Date.now();
       await engine.start();
       await engine.whenCaughtUp({ timeoutMs: 3_600_000 });
       const seconds = (Date.now() - started) / 1000;
       const load = machine();
+      clearInterval(scraping);
       await engine.stop();
+      const spans = await tracing?.stop();
       const rate = workload.events / seconds;
-      log(`  ${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents; ${load}`);
+      log(
+        `  ${label}: ${seconds.toFixed(1)} s, ${rate.toFixed(0)} events/s, ${await countDocuments(connectionString)} of ${workload.carts.length} documents${spans === undefined ? '' : `, ${spans} batch spans exported`}; ${load}`,
+      );
       return { rate, seconds };
     };
 
@@ -97,6 +107,14 @@ try {
     log(`  ratio distributary (pongoBatchProjection) / emmett batch 500: ${(batch.rate / emmett.rate).toFixed(2)}x${workload.events >= 100_000 ? ' (target >= 20x)' : ''}`);
     if (emmettDefault !== undefined)
       log(`  against emmett at its default batch: ${(pongo.rate / emmettDefault.rate).toFixed(2)}x and ${(batch.rate / emmettDefault.rate).toFixed(2)}x`);
+    if (withTelemetry) {
+      // Metrics served and scraped and an OpenTelemetry SDK exporting every batch span, against the same
+      // run without them before and after it.
+      const on = await runOurs("distributary, Emmett's Pongo projection, metrics and tracing on", 'bench_distributary_on', './benchProjectors.ts', true);
+      const off = await runOurs("distributary, Emmett's Pongo projection, off again", 'bench_distributary_off', './benchProjectors.ts');
+      const offRate = (pongo.rate + off.rate) / 2;
+      log(`  cost of metrics and tracing: ${(((offRate - on.rate) / offRate) * 100).toFixed(1)}% of the throughput without them (target < 5%)`);
+    }
     results.push({ events: workload.events, emmett, emmettDefault, pongo, batch });
   }
 

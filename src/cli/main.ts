@@ -3,76 +3,93 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { projectionEngine } from '../engine/projectionEngine.ts';
+import type { ProjectionEngineOptions } from '../engine/options.ts';
 import { relay } from '../jetstream/relay.ts';
 import { stderrLogger } from '../core/logger.ts';
 import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
 import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.ts';
-import { readProcessorRows } from '../postgres/readProcessorRows.ts';
 import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.ts';
 import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.ts';
 import { SnapshotEveryMs } from '../router/schedulerUpkeep.ts';
+import { readStatus } from '../status/readStatus.ts';
+import { catchUpProgress } from './catchUpProgress.ts';
 import { printTable } from './printTable.ts';
+import { refreshEvery } from './refreshEvery.ts';
+import { statusReport } from './statusReport.ts';
+import { commandUsage, isCommand, usage, usageOf, type CommandName } from './usage.ts';
 
-const usage = `distributary — partitioned projectors for Emmett event stores
-
-Usage:
-  distributary run --projectors <module> [--group <name>] [--threads <n>] [--database-url <url>]
-                   [--app <name> [--nats <url>] [--host-weight <n>] [--host-id <id>]]
-      Run the engine for the projectors the module exports until SIGINT/SIGTERM (--threads: worker
-      threads shared by all of them, default the cores less one). With --app, consume
-      the tenant streams of that app's relay, sharing the partitions with the other hosts of the
-      group (--host-weight: this host's share, default 1); SIGTERM hands its partitions over.
-  distributary relay --app <name> [--nats <url>] [--database-url <url>]
-      Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
-      The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
-  distributary status [--projector <id>] [--database-url <url>]
-      Checkpoint, owner (the lease holder when hosts share partitions, and since when) and last update
-      per (projector, partition).
-  distributary weights set --projector <id> --partition <key> --weight <n> [--database-url <url>]
-      Set a partition's weight in fair queuing (default 1); running hosts apply it within a second or so.
-  distributary weights list [--projector <id>] [--database-url <url>]
-  distributary scheduler snapshot [--projector <id>] [--database-url <url>]
-      Per host and thread, partitions with events waiting or in flight (or a weight other than 1):
-      queue depth, in flight, weight, batches and events dispatched. Hosts write it every 2 s.
-  distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
-      Events that could not be applied, with the error. Status: halted, skipped, retry, resolved, discarded.
-  distributary dead-letters retry (--id <id> | --projector <id> --partition <key>) [--database-url <url>]
-      Apply again: a halted partition resumes from its dead letter; a skipped event is applied on its own.
-  distributary dead-letters discard --id <id> --reason <text> [--database-url <url>]
-      Give up on one; a partition halted in front of it moves past it.
-
-The database URL defaults to DATABASE_URL.
-`;
-
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    'database-url': { type: 'string' },
-    projectors: { type: 'string' },
-    app: { type: 'string' },
-    nats: { type: 'string' },
-    projector: { type: 'string' },
-    partition: { type: 'string' },
-    group: { type: 'string' },
-    weight: { type: 'string' },
-    'host-weight': { type: 'string' },
-    threads: { type: 'string' },
-    'host-id': { type: 'string' },
-    status: { type: 'string' },
-    id: { type: 'string' },
-    reason: { type: 'string' },
-    verbose: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-
-const fail = (message: string): never => {
-  process.stderr.write(`distributary: ${message}\n\n${usage}`);
+/** Exits 2 with the message and the usage of the command it is about (all of it when none). */
+const fail = (message: string, command?: string): never => {
+  process.stderr.write(`distributary: ${message}\n\n${isCommand(command) ? usageOf(command) : usage}`);
   process.exit(2);
 };
 
-const connectionString = (): string => values['database-url'] ?? process.env.DATABASE_URL ?? fail('no database: pass --database-url or set DATABASE_URL');
+const parse = () => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        'database-url': { type: 'string' },
+        projectors: { type: 'string' },
+        app: { type: 'string' },
+        nats: { type: 'string' },
+        projector: { type: 'string' },
+        partition: { type: 'string' },
+        group: { type: 'string' },
+        weight: { type: 'string' },
+        'host-weight': { type: 'string' },
+        threads: { type: 'string' },
+        'host-id': { type: 'string' },
+        status: { type: 'string' },
+        id: { type: 'string' },
+        reason: { type: 'string' },
+        json: { type: 'boolean' },
+        watch: { type: 'boolean' },
+        interval: { type: 'string' },
+        limit: { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
+        'dashboard-port': { type: 'string' },
+        'dashboard-token': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // parseArgs names the option ("Unknown option '--bogus'"); its advice about '--' is noise here.
+    const message = error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, '') : String(error);
+    return fail(message.charAt(0).toLowerCase() + message.slice(1), process.argv.slice(2).find(isCommand));
+  }
+};
+
+const { positionals, values } = parse();
+const commandName = positionals[0];
+
+type Flag = keyof typeof values;
+
+/** A number flag, checked and named when wrong: `--limit must be an integer >= 0, got 'x'`. */
+const numberFlag = (flag: Flag, rule: { integer?: boolean; min: number; above?: boolean; max?: number }): number | undefined => {
+  const raw = values[flag];
+  if (raw === undefined || typeof raw !== 'string') return undefined;
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  const ok =
+    Number.isFinite(value) &&
+    (rule.integer !== true || Number.isInteger(value)) &&
+    (rule.above === true ? value > rule.min : value >= rule.min) &&
+    (rule.max === undefined || value <= rule.max);
+  if (ok) return value;
+  const range = rule.max !== undefined ? `from ${rule.min} to ${rule.max}` : `${rule.above === true ? '>' : '>='} ${rule.min}`;
+  return fail(`--${flag} must be ${rule.integer === true ? 'an integer' : 'a number'} ${range}, got '${raw}'`, commandName);
+};
+
+const portFlag = (flag: Flag): number | undefined => numberFlag(flag, { integer: true, min: 0, max: 65_535 });
+
+const connectionString = (): string =>
+  values['database-url'] ?? process.env.DATABASE_URL ?? fail('no database: pass --database-url or set DATABASE_URL', commandName);
 
 const moduleUrl = async (path: string): Promise<string> => {
   const url = /^[a-z]+:/.test(path) ? path : pathToFileURL(resolve(path)).href;
@@ -86,42 +103,93 @@ const moduleUrl = async (path: string): Promise<string> => {
 
 const natsServers = (): string => values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
+/** Ends on the first SIGINT or SIGTERM with `stop`, then exits 0. */
+const untilSignal = (stop: () => Promise<void>): void => {
+  const shutdown = (): void => void stop().then(() => process.exit(0));
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+};
+
+/** What `run` serves over HTTP besides doing its work: metrics and this host's status, the dashboard. */
+const servedByRun = (): Pick<ProjectionEngineOptions, 'metrics' | 'dashboard'> => {
+  const metricsPort = portFlag('metrics-port');
+  const dashboardPort = portFlag('dashboard-port');
+  if (metricsPort === undefined && values['metrics-host'] !== undefined) fail('--metrics-host needs --metrics-port', 'run');
+  if (dashboardPort === undefined && values['dashboard-token'] !== undefined) fail('--dashboard-token needs --dashboard-port', 'run');
+  return {
+    ...(metricsPort === undefined ? {} : { metrics: { port: metricsPort, host: values['metrics-host'] ?? '127.0.0.1' } }),
+    ...(dashboardPort === undefined ? {} : { dashboard: { port: dashboardPort, host: '127.0.0.1', token: values['dashboard-token'] } }),
+  };
+};
+
 const run = async (): Promise<void> => {
-  const projectors = values.projectors ?? fail('run needs --projectors <module>');
-  const weight = values['host-weight'] === undefined ? undefined : Number(values['host-weight']);
-  if (weight !== undefined && !(weight >= 0)) fail(`--host-weight must be a number >= 0, got '${values['host-weight']}'`);
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) fail(`--threads must be a positive integer, got '${values.threads}'`);
+  const projectors = values.projectors ?? fail('run needs --projectors <module>', 'run');
+  const hostWeight = numberFlag('host-weight', { min: 0 });
+  const threads = numberFlag('threads', { integer: true, min: 1 });
+  const served = servedByRun();
+  const database = connectionString();
+  const progress = catchUpProgress({ terminal: process.stderr.isTTY, out: process.stderr, lineEveryMs: 5000, tickMs: 250 });
   const engine = projectionEngine({
-    connectionString: connectionString(),
+    connectionString: database,
     projectors: await moduleUrl(projectors),
     hostId: values['host-id'],
     threads,
-    lease: { group: values.group, hostWeight: weight },
+    lease: { group: values.group, hostWeight },
     transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app },
-    logger: stderrLogger(values.verbose ?? true),
+    logger: progress.logger(stderrLogger(values.verbose ?? true)),
+    ...served,
   });
   await engine.start();
-  const shutdown = (): void => void engine.stop().then(() => process.exit(0));
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  const metricsUrl = engine.metricsUrl();
+  const dashboardUrl = engine.dashboardUrl();
+  if (metricsUrl !== undefined) process.stderr.write(`metrics at ${metricsUrl}/metrics, this host's status at ${metricsUrl}/status\n`);
+  if (dashboardUrl !== undefined) process.stderr.write(`dashboard at ${dashboardUrl}\n`);
+  const db = new pg.Pool({ connectionString: database, max: 1 });
+  db.on('error', () => undefined);
+  untilSignal(async () => {
+    progress.stop();
+    await engine.stop();
+    await db.end();
+  });
+  // Showing progress is a courtesy: when it fails, the engine keeps running.
+  await progress.follow(engine, db).catch((error: unknown) => process.stderr.write(`cannot show progress: ${error instanceof Error ? error.message : String(error)}\n`));
 };
 
 const runRelay = async (): Promise<void> => {
   const running = relay({
     connectionString: connectionString(),
     nats: { servers: natsServers() },
-    app: values.app ?? fail('relay needs --app <name>'),
+    app: values.app ?? fail('relay needs --app <name>', 'relay'),
     logger: stderrLogger(values.verbose ?? true),
   });
   await running.start();
-  const shutdown = (): void => void running.stop().then(() => process.exit(0));
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  untilSignal(() => running.stop());
+};
+
+const runDashboard = async (): Promise<void> => {
+  const { dashboardServer } = await import('../dashboard/dashboardServer.ts');
+  const server = await dashboardServer({
+    connectionString: connectionString(),
+    port: portFlag('port') ?? 4400,
+    host: values.host ?? '127.0.0.1',
+    token: values.token,
+  });
+  process.stdout.write(`dashboard at ${server.url}${values.token === undefined ? ' (read only: --token enables retry and discard)' : ''}\n`);
+  untilSignal(() => server.close());
+};
+
+/** PostgreSQL's "undefined table": nothing of distributary was ever started against this database. */
+const describeError = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && 'code' in error && error.code === '42P01')
+    return `${message}: no engine or relay has run against this database yet (they create distributary's tables when they start)`;
+  return message;
 };
 
 const withDatabase = async (work: (db: pg.Pool) => Promise<void>): Promise<void> => {
-  const db = new pg.Pool({ connectionString: connectionString(), max: 1 });
+  // A database that does not answer is an error to show, not a command that hangs.
+  const db = new pg.Pool({ connectionString: connectionString(), max: 1, connectionTimeoutMillis: 10_000 });
+  db.on('error', () => undefined);
   try {
     await work(db);
   } finally {
@@ -129,34 +197,45 @@ const withDatabase = async (work: (db: pg.Pool) => Promise<void>): Promise<void>
   }
 };
 
-const status = (): Promise<void> =>
-  withDatabase(async (db) => {
-    const rows = await readProcessorRows(db, values.projector === undefined ? [] : [values.projector]);
-    printTable(
-      ['projector', 'partition', 'checkpoint', 'owner', 'since', 'status', 'updated'],
-      rows.map((row) => [
-        row.processorId,
-        row.partition,
-        row.checkpoint.toString(),
-        row.lease?.host ?? row.owner ?? '',
-        row.lease === null ? '' : `${row.lease.since.toISOString()} (epoch ${row.lease.epoch})`,
-        row.status,
-        row.updatedAt.toISOString(),
-      ]),
-    );
+const status = (): Promise<void> => {
+  const limit = numberFlag('limit', { integer: true, min: 0 }) ?? 50;
+  const intervalSeconds = numberFlag('interval', { min: 0, above: true });
+  if (intervalSeconds !== undefined && values.watch !== true) fail('--interval needs --watch', 'status');
+  const json = values.json === true;
+  const filter = { processorId: values.projector };
+  return withDatabase(async (db) => {
+    if (values.watch !== true) {
+      const model = await readStatus(db, filter);
+      process.stdout.write(json ? `${JSON.stringify(model, null, 2)}\n` : `${statusReport(model, { limit }).join('\n')}\n`);
+      return;
+    }
+    await refreshEvery({
+      intervalMs: (intervalSeconds ?? 2) * 1000,
+      redraw: process.stdout.isTTY && !json,
+      out: process.stdout,
+      frame: async () => {
+        const model = await readStatus(db, filter);
+        return json ? [JSON.stringify(model)] : statusReport(model, { limit });
+      },
+      failed: (error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        return json ? [JSON.stringify({ takenAt: new Date().toISOString(), error: message })] : [`status at ${new Date().toISOString()}: cannot read it: ${message}`];
+      },
+    });
   });
+};
 
 const statuses = ['halted', 'skipped', 'retry', 'resolved', 'discarded'] as const;
 const parseStatus = (value: string | undefined): DeadLetterRow['status'] | undefined => {
   if (value === undefined) return undefined;
-  const status = statuses.find((s) => s === value);
-  return status ?? fail(`--status must be one of ${statuses.join(', ')}, got '${value}'`);
+  const found = statuses.find((s) => s === value);
+  return found ?? fail(`--status must be one of ${statuses.join(', ')}, got '${value}'`, 'dead-letters');
 };
 
 const deadLetterTarget = (): DeadLetterTarget => {
   if (values.id !== undefined) return { id: values.id };
   if (values.projector !== undefined && values.partition !== undefined) return { processorId: values.projector, partition: values.partition };
-  return fail('retry needs --id <id>, or --projector <id> and --partition <key>');
+  return fail('retry needs --id <id>, or --projector <id> and --partition <key>', 'dead-letters');
 };
 
 const deadLetterCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
@@ -172,25 +251,25 @@ const deadLetterCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
     process.stdout.write(`${count} dead letter(s) marked for retry; running engines pick them up within a mark interval\n`);
   },
   async discard(db) {
-    const id = values.id ?? fail('discard needs --id <id>');
-    await discardDeadLetter(db, { id, reason: values.reason ?? fail('discard needs --reason <text>') });
+    const id = values.id ?? fail('discard needs --id <id>', 'dead-letters');
+    await discardDeadLetter(db, { id, reason: values.reason ?? fail('discard needs --reason <text>', 'dead-letters') });
     process.stdout.write(`dead letter ${id} discarded\n`);
   },
 };
 
 const deadLetters = (): Promise<void> => {
-  const command = deadLetterCommands[positionals[1] ?? ''] ?? fail(`unknown dead-letters command '${positionals[1] ?? ''}'`);
+  const command = deadLetterCommands[positionals[1] ?? ''] ?? fail(`unknown dead-letters command '${positionals[1] ?? ''}'`, 'dead-letters');
   return withDatabase(command);
 };
 
 const weightCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
   async set(db) {
-    const weight = Number(values.weight ?? fail('weights set needs --weight <n>'));
+    const weight = numberFlag('weight', { min: 0, above: true }) ?? fail('weights set needs --weight <n>', 'weights');
     await storePartitionWeight(db, {
-      processorId: values.projector ?? fail('weights set needs --projector <id>'),
-      partition: values.partition ?? fail('weights set needs --partition <key>'),
+      processorId: values.projector ?? fail('weights set needs --projector <id>', 'weights'),
+      partition: values.partition ?? fail('weights set needs --partition <key>', 'weights'),
       weight,
-    }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+    });
     process.stdout.write(`weight of ${values.projector}/${values.partition} set to ${weight}\n`);
   },
   async list(db) {
@@ -200,12 +279,12 @@ const weightCommands: Record<string, (db: pg.Pool) => Promise<void>> = {
 };
 
 const weights = (): Promise<void> => {
-  const command = weightCommands[positionals[1] ?? ''] ?? fail(`unknown weights command '${positionals[1] ?? ''}'`);
+  const command = weightCommands[positionals[1] ?? ''] ?? fail(`unknown weights command '${positionals[1] ?? ''}'`, 'weights');
   return withDatabase(command);
 };
 
 const scheduler = (): Promise<void> => {
-  if (positionals[1] !== 'snapshot') fail(`unknown scheduler command '${positionals[1] ?? ''}'`);
+  if (positionals[1] !== 'snapshot') fail(`unknown scheduler command '${positionals[1] ?? ''}'`, 'scheduler');
   return withDatabase(async (db) => {
     const threads = await readSchedulerSnapshots(db, { processorId: values.projector, freshMs: 10 * SnapshotEveryMs });
     printTable(
@@ -218,11 +297,27 @@ const scheduler = (): Promise<void> => {
   });
 };
 
-const commands: Record<string, () => Promise<void>> = { run, relay: runRelay, status, weights, scheduler, 'dead-letters': deadLetters };
+const commands: Record<CommandName, () => Promise<void>> = {
+  run,
+  relay: runRelay,
+  status,
+  dashboard: runDashboard,
+  weights,
+  scheduler,
+  'dead-letters': deadLetters,
+};
 
-if (values.help === true || positionals[0] === undefined) {
-  process.stdout.write(usage);
+if (values.help === true || commandName === undefined) {
+  process.stdout.write(isCommand(commandName) ? usageOf(commandName) : usage);
+} else if (!isCommand(commandName)) {
+  fail(`unknown command '${commandName}'`);
 } else {
-  const command = commands[positionals[0]] ?? fail(`unknown command '${positionals[0]}'`);
-  await command().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  const takes: readonly string[] = commandUsage[commandName].flags;
+  const refused = Object.keys(values).filter((flag) => flag !== 'database-url' && !takes.includes(flag));
+  if (refused.length > 0) fail(`${commandName} does not take ${refused.map((flag) => `--${flag}`).join(', ')}`, commandName);
+  await commands[commandName]().catch((error: unknown) => {
+    // Not a usage error: the message alone, and exit 1.
+    process.stderr.write(`distributary ${commandName}: ${describeError(error)}\n`);
+    process.exit(1);
+  });
 }

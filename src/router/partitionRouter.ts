@@ -60,6 +60,8 @@ export type PartitionRouter = {
   onReport(listener: (report: ProcessorReport) => void): void;
   setWeights(processorId: string, weights: ReadonlyMap<string, number>): void;
   snapshot(options?: { notable?: boolean }): Promise<{ processorId: string; thread: number; partitions: PartitionSnapshot[] }[]>;
+  /** Grows with every delivery and report: when it has not moved, neither has the status. */
+  version(): number;
   /** Per projector and partition on this host; `lowWaterMark` where the source keeps one. */
   status(lowWaterMark?: (processorId: string) => bigint): ProjectorStatus[];
   stop(timeoutMs: number): Promise<void>;
@@ -164,6 +166,7 @@ export const partitionRouter = (context: {
   const stoppedPartitions = new Map<string, Map<string, 'halted' | 'fenced'>>(context.projectors.map((projector) => [projector.processorId, new Map()]));
   const deliveries = new Map<string, Delivery[]>();
   const listeners: ((report: ProcessorReport) => void)[] = [];
+  let version = 0;
 
   const projectorOf = (processorId: string): AnyPartitionedProjector => {
     const projector = byId.get(processorId);
@@ -213,6 +216,7 @@ export const partitionRouter = (context: {
 
   pool.listen({
     onReports: (reports) => {
+      version++;
       for (const report of reports) {
         const stoppedNow = report.state === 'halted' || report.state === 'fenced';
         // A late report of a partition this host gave up has no entry.
@@ -266,6 +270,7 @@ export const partitionRouter = (context: {
       if (partitions.get(processorId)!.has(key)) pool.release(processorId, key);
       context.observer?.ownership?.(processorId, key, 'acquired');
       const entry = tracked(processorId, key);
+      version++;
       Object.assign(entry, { sent: false, refused: NoneRefused, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle' });
       const stopped = stoppedPartitions.get(processorId)!;
       stopped.delete(key);
@@ -276,6 +281,7 @@ export const partitionRouter = (context: {
       const events = delivered.filter((item) => projector.handles.has(item.event.type));
       const last = events.at(-1);
       if (last === undefined) return Promise.resolve(true);
+      version++;
       const open = partitions.get(processorId)!.has(key);
       if (!context.opensOnDelivery && !open) return Promise.resolve(false);
       const entry = tracked(processorId, key);
@@ -296,6 +302,7 @@ export const partitionRouter = (context: {
         pool.send(entry.thread, [batchFor(processorId, key, entry, events)]);
       });
     },
+    version: () => version,
     release(processorId, key) {
       if (partitions.get(processorId)?.has(key) === true) context.observer?.ownership?.(processorId, key, 'released');
       settle(partitionIdentity(processorId, key), null, true);

@@ -46,6 +46,8 @@ export const statusWriter = (context: {
   db: pg.Pool;
   host: () => Omit<HostStatusRow, 'partitions' | 'rssBytes' | 'stopped'>;
   projectors: () => readonly ProjectorStatus[];
+  /** Changes whenever the partitions' status may have: rows are computed again only then. */
+  version: () => string;
   /** Events applied per partition since the engine started (a router's own count starts again with each session). */
   applied: (processorId: string, partition: string) => number;
   logger: Logger;
@@ -57,10 +59,16 @@ export const statusWriter = (context: {
   let failing = false;
   let lastFull = 0;
 
+  let writtenVersion: string | undefined;
+  let partitionCount = 0;
+
   const write = async (stopped: boolean): Promise<void> => {
-    const rows = rowsOf(context.projectors(), context.applied);
     const full = Date.now() - lastFull > 60_000;
+    const version = context.version();
+    // Nothing delivered or reported since the last write: the heartbeat alone (lag in seconds is the readers' sum).
+    if (!full && !stopped && version === writtenVersion) return heartbeat(false);
     if (full) lastFull = Date.now();
+    const rows = rowsOf(context.projectors(), context.applied);
     const next = new Map<string, string>();
     const changed = rows.filter((row) => {
       const key = `${row.processorId}\u0000${row.partition}`;
@@ -70,13 +78,27 @@ export const statusWriter = (context: {
     });
     try {
       await storePartitionStatus(db, context.host().hostId, changed);
-      await storeHostStatus(db, { ...context.host(), partitions: rows.length, rssBytes: process.memoryUsage.rss(), stopped });
       written = next;
+      writtenVersion = version;
+      partitionCount = rows.length;
+    } catch (error) {
+      return failed(error);
+    }
+    await heartbeat(stopped);
+  };
+
+  const failed = (error: unknown): void => {
+    if (!failing) logger.warn(`status: could not write this host's status: ${(error as Error).message}`, { error: (error as Error).message });
+    failing = true;
+  };
+
+  const heartbeat = async (stopped: boolean): Promise<void> => {
+    try {
+      await storeHostStatus(db, { ...context.host(), partitions: partitionCount, rssBytes: process.memoryUsage.rss(), stopped });
       if (failing) logger.info('status: writing again');
       failing = false;
     } catch (error) {
-      if (!failing) logger.warn(`status: could not write this host's status: ${(error as Error).message}`, { error: (error as Error).message });
-      failing = true;
+      failed(error);
     }
   };
 

@@ -55,6 +55,8 @@ export const engineTelemetry = (context: {
 
   // Applied per partition since this engine started, across the routers of its sessions.
   const applied = new Map<string, number>();
+  let routers = 0;
+  let current: PartitionRouter | undefined;
   const observer: RouterObserver = {
     ownership: (processorId, _partition, change) => metrics.ownership(processorId, change),
     wantsBatches: tracingRegistered,
@@ -65,6 +67,8 @@ export const engineTelemetry = (context: {
     metrics,
     observer,
     observe(router) {
+      routers++;
+      current = router;
       router.onReport((report) => {
         metrics.report(report);
         if (report.applied > 0) {
@@ -78,6 +82,7 @@ export const engineTelemetry = (context: {
         db,
         host: () => ({ hostId: context.hostId, group: context.group, role: context.role(), transport: context.transport, threads: context.threads, aliveForMs: context.aliveForMs, startedAt }),
         projectors,
+        version: () => `${routers}:${current?.version() ?? 0}:${context.role()}`,
         applied: (processorId, partition) => applied.get(`${processorId}\u0000${partition}`) ?? 0,
         logger: context.logger,
       });

@@ -1,0 +1,131 @@
+import type { HostView, PartitionView, RelayView, StatusModel } from '../status/statusModel.ts';
+import { formatTable } from './printTable.ts';
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** `0s`, `0.4s`, `12s`, `4m 05s`, `2h 03m`, `3d 04h`: exact where it matters, short where it does not. */
+export const duration = (seconds: number): string => {
+  if (seconds < 10) return `${Math.round(seconds * 10) / 10}s`;
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m ${pad2(whole % 60)}s`;
+  if (whole < 86_400) return `${Math.floor(whole / 3600)}h ${pad2(Math.floor(whole / 60) % 60)}m`;
+  return `${Math.floor(whole / 86_400)}d ${pad2(Math.floor(whole / 3600) % 24)}h`;
+};
+
+const megabytes = (bytes: number): string => (bytes === 0 ? '' : `${(bytes / 2 ** 20).toFixed(1)} MB`);
+
+/** Alive, stopped cleanly, or silent: a host that stopped writing heartbeats without saying so (killed, hung, cut off). */
+const liveness = (view: { alive: boolean; stoppedAt?: string; heartbeatAgeSeconds: number }): string =>
+  view.alive ? 'alive' : view.stoppedAt !== undefined ? 'stopped' : 'silent';
+
+const hostRow = (host: HostView): string[] => [
+  host.hostId,
+  host.group,
+  host.role,
+  host.transport,
+  liveness(host),
+  duration(host.heartbeatAgeSeconds),
+  String(host.threads),
+  String(host.partitions),
+  megabytes(host.rssBytes),
+  host.startedAt,
+];
+
+const partitionRow = (p: PartitionView, withErrors: boolean): string[] => [
+  p.processorId,
+  p.partition,
+  count(p.lagEvents),
+  duration(p.lagSeconds),
+  p.state,
+  p.checkpoint ?? '',
+  p.head ?? '',
+  p.owner?.hostId ?? '',
+  p.owner === null ? '' : String(p.owner.thread),
+  count(p.deadLetters),
+  String(p.weight),
+  ...(withErrors ? [p.lastError ?? ''] : []),
+];
+
+const relayRow = (relay: RelayView): string[] => [
+  relay.app,
+  relay.hostId,
+  liveness(relay),
+  relay.position ?? '',
+  relay.storeHead ?? '',
+  count(relay.lagEvents),
+  duration(relay.lagSeconds),
+  String(relay.streams),
+  count(relay.published),
+  duration(relay.heartbeatAgeSeconds),
+];
+
+const ForgetHostsAfterSeconds = 3600;
+
+const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/** The first line: when the status was taken (on the database's clock) and what needs a look. */
+const summary = (model: StatusModel): string => {
+  const alive = model.hosts.filter((h) => h.alive).length;
+  const behind = model.partitions.filter((p) => p.lagEvents > 0).length;
+  const unowned = model.partitions.filter((p) => p.state === 'no live owner').length;
+  const halted = model.partitions.filter((p) => p.state === 'halted').length;
+  const notes = [
+    behind > 0 ? `${count(behind)} behind` : '',
+    unowned > 0 ? `${count(unowned)} with no live owner` : '',
+    halted > 0 ? `${count(halted)} halted` : '',
+  ].filter((note) => note !== '');
+  const partitions = `${plural(model.partitions.length, 'partition')}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+  return `status at ${model.takenAt}: ${plural(model.hosts.length, 'host')} (${count(alive)} alive), ${plural(model.projectors.length, 'projector')}, ${partitions}, ${plural(model.relays.length, 'relay')}`;
+};
+
+/** A titled table, or one line saying there is nothing. */
+const section = (title: string, headers: string[], rows: string[][]): string[] => (rows.length === 0 ? [`${title}: none`] : [title, ...formatTable(headers, rows)]);
+
+/**
+ * The status model as text for operators: hosts, projectors, the `limit` partitions with the most lag
+ * (saying how many more there are), relays. One string per line.
+ */
+export const statusReport = (model: StatusModel, options: { limit: number }): string[] => {
+  const shown = model.partitions.slice(0, options.limit);
+  const withErrors = shown.some((p) => p.lastError !== undefined);
+  const more = model.partitions.length - shown.length;
+  // Every restart of a host adds one under a new id; the ones long gone and owning nothing are counted, not listed.
+  const hosts = model.hosts.filter((h) => h.alive || h.heartbeatAgeSeconds < ForgetHostsAfterSeconds || model.partitions.some((p) => p.owner?.hostId === h.hostId));
+  const gone = model.hosts.length - hosts.length;
+  return [
+    summary(model),
+    '',
+    ...section('hosts', ['host', 'group', 'role', 'transport', 'state', 'heartbeat age', 'threads', 'partitions', 'rss', 'started'], hosts.map(hostRow)),
+    ...(gone > 0 ? [`... and ${plural(gone, 'host')} stopped over an hour ago, owning no partition (--json lists them)`] : []),
+    '',
+    ...section(
+      'projectors',
+      ['projector', 'partitions', 'lag events', 'max lag', 'applied', 'dead letters', 'states'],
+      model.projectors.map((p) => [
+        p.processorId,
+        count(p.partitions),
+        count(p.lagEvents),
+        duration(p.maxLagSeconds),
+        count(p.applied),
+        count(p.deadLetters),
+        Object.entries(p.states)
+          .map(([state, n]) => `${state} ${n}`)
+          .join(', '),
+      ]),
+    ),
+    '',
+    ...(shown.length === 0 && more > 0
+      ? [`partitions: ${count(more)} not listed (--limit ${model.partitions.length} lists them)`]
+      : section(
+          'partitions, most lag first',
+          ['projector', 'partition', 'lag events', 'lag', 'state', 'checkpoint', 'head', 'owner', 'thread', 'dead letters', 'weight', ...(withErrors ? ['last error'] : [])],
+          shown.map((p) => partitionRow(p, withErrors)),
+        )),
+    ...(shown.length > 0 && more > 0 ? [`... and ${plural(more, 'more partition')} (--limit ${model.partitions.length} shows all)`] : []),
+    '',
+    ...section('relays', ['app', 'host', 'state', 'position', 'store head', 'lag events', 'lag', 'streams', 'published', 'heartbeat age'], model.relays.map(relayRow)),
+  ];
+};

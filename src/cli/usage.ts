@@ -1,0 +1,88 @@
+const header = 'distributary — partitioned projectors for Emmett event stores\n\nUsage:\n';
+const footer = `
+Options a command does not take are refused. The database URL defaults to DATABASE_URL.
+`;
+
+/** Each command's usage and the options it takes (besides --database-url and --help). */
+export const commandUsage = {
+  run: {
+    flags: ['projectors', 'group', 'threads', 'app', 'nats', 'host-weight', 'host-id', 'metrics-port', 'metrics-host', 'dashboard-port', 'dashboard-token', 'verbose'],
+    text: `  distributary run --projectors <module> [--group <name>] [--threads <n>] [--host-id <id>] [--database-url <url>]
+                   [--app <name> [--nats <url>] [--host-weight <n>]]
+                   [--metrics-port <n> [--metrics-host <h>]] [--dashboard-port <n> [--dashboard-token <t>]]
+      Run the engine for the projectors the module exports until SIGINT/SIGTERM (--threads: worker
+      threads shared by all of them, default the cores less one). With --app, consume
+      the tenant streams of that app's relay, sharing the partitions with the other hosts of the
+      group (--host-weight: this host's share, default 1); SIGTERM hands its partitions over.
+      While it catches up it shows progress on stderr: a bar with rate and ETA on a terminal, a line
+      every 5 s otherwise, then one line when caught up. Reading the store, it counts the store's
+      events up to its head at start that every projector has committed; in a JetStream group, the
+      events delivered to this host.
+      --metrics-port serves Prometheus metrics at /metrics and this host's live status at /status
+      (on --metrics-host, default 127.0.0.1; 0 picks a free port). --dashboard-port serves the
+      dashboard from this process on 127.0.0.1; --dashboard-token enables its retry and discard buttons.
+`,
+  },
+  relay: {
+    flags: ['app', 'nats', 'verbose'],
+    text: `  distributary relay --app <name> [--nats <url>] [--database-url <url>]
+      Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
+      The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
+`,
+  },
+  status: {
+    flags: ['projector', 'json', 'watch', 'interval', 'limit'],
+    text: `  distributary status [--projector <id>] [--limit <n>] [--json] [--watch [--interval <s>]] [--database-url <url>]
+      What the engines and relays last wrote (every second, with their heartbeats): hosts and whether
+      they are alive, per projector lag and states, the --limit partitions most behind (default 50)
+      with lag in events and time, state, checkpoint, head, owner and thread, dead letters and weight,
+      and relays. A partition whose host stopped or went silent shows 'no live owner'.
+      --json prints the status model as JSON. --watch shows it again every --interval seconds
+      (default 2) until Ctrl-C: in place on a terminal, one after another otherwise (with --json, one
+      JSON document per line).
+`,
+  },
+  dashboard: {
+    flags: ['port', 'host', 'token'],
+    text: `  distributary dashboard [--port <n>] [--host <h>] [--token <t>] [--database-url <url>]
+      Serve the live dashboard (status, lag over time, dead letters) until SIGINT/SIGTERM, on --host
+      (default 127.0.0.1) and --port (default 4400; 0 picks a free one). With --token, requests
+      carrying it as a bearer token can retry and discard dead letters; without, it only reads.
+`,
+  },
+  weights: {
+    flags: ['projector', 'partition', 'weight'],
+    text: `  distributary weights set --projector <id> --partition <key> --weight <n> [--database-url <url>]
+      Set a partition's weight in fair queuing (default 1); running hosts apply it within a second or so.
+  distributary weights list [--projector <id>] [--database-url <url>]
+`,
+  },
+  scheduler: {
+    flags: ['projector'],
+    text: `  distributary scheduler snapshot [--projector <id>] [--database-url <url>]
+      Per host and thread, partitions with events waiting or in flight (or a weight other than 1):
+      queue depth, in flight, weight, batches and events dispatched. Hosts write it every 2 s.
+`,
+  },
+  'dead-letters': {
+    flags: ['projector', 'partition', 'status', 'id', 'reason'],
+    text: `  distributary dead-letters list [--projector <id>] [--partition <key>] [--status <status>] [--database-url <url>]
+      Events that could not be applied, with the error. Status: halted, skipped, retry, resolved, discarded.
+  distributary dead-letters retry (--id <id> | --projector <id> --partition <key>) [--database-url <url>]
+      Apply again: a halted partition resumes from its dead letter; a skipped event is applied on its own.
+  distributary dead-letters discard --id <id> --reason <text> [--database-url <url>]
+      Give up on one; a partition halted in front of it moves past it.
+`,
+  },
+} as const;
+
+export type CommandName = keyof typeof commandUsage;
+export const isCommand = (name: string | undefined): name is CommandName => name !== undefined && Object.hasOwn(commandUsage, name);
+
+/** The whole usage text. */
+export const usage = `${header}${Object.values(commandUsage)
+  .map((command) => command.text)
+  .join('')}${footer}`;
+
+/** The usage of one command. */
+export const usageOf = (command: CommandName): string => `${header}${commandUsage[command].text}${footer}`;
