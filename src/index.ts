@@ -5,7 +5,8 @@ export type { ProjectionEngineOptions } from './engine/options.ts';
 export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from './router/status.ts';
 export type { PartitionState } from './core/partitionScheduler.ts';
 export { migrate } from './postgres/migrate.ts';
-export { stderrLogger, silentLogger, type Logger } from './core/logger.ts';
+export { silentLogger, type Logger } from './core/logger.ts';
+export { stderrLogger, type AnyLogger } from './telemetry/pinoLogger.ts';
 export {
   DistributaryError,
   ConfigurationError,

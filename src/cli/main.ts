@@ -5,7 +5,7 @@ import pg from 'pg';
 import { projectionEngine } from '../engine/projectionEngine.ts';
 import type { ProjectionEngineOptions } from '../engine/options.ts';
 import { relay } from '../jetstream/relay.ts';
-import { stderrLogger } from '../core/logger.ts';
+import { stderrLogger } from '../telemetry/pinoLogger.ts';
 import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
 import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.ts';
@@ -136,7 +136,7 @@ const run = async (): Promise<void> => {
     threads,
     lease: { group: values.group, hostWeight },
     transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app },
-    logger: progress.logger(stderrLogger(values.verbose ?? true)),
+    logger: progress.logger(stderrLogger(values.verbose === true)),
     ...served,
   });
   await engine.start();
@@ -160,9 +160,12 @@ const runRelay = async (): Promise<void> => {
     connectionString: connectionString(),
     nats: { servers: natsServers() },
     app: values.app ?? fail('relay needs --app <name>', 'relay'),
-    logger: stderrLogger(values.verbose ?? true),
+    logger: stderrLogger(values.verbose === true),
+    ...(portFlag('metrics-port') === undefined ? {} : { metrics: { port: portFlag('metrics-port')!, host: values['metrics-host'] ?? '127.0.0.1' } }),
   });
   await running.start();
+  const metricsUrl = running.metricsUrl();
+  if (metricsUrl !== undefined) process.stderr.write(`metrics at ${metricsUrl}/metrics\n`);
   untilSignal(() => running.stop());
 };
 

@@ -9,7 +9,7 @@ export const commandUsage = {
     flags: ['projectors', 'group', 'threads', 'app', 'nats', 'host-weight', 'host-id', 'metrics-port', 'metrics-host', 'dashboard-port', 'dashboard-token', 'verbose'],
     text: `  distributary run --projectors <module> [--group <name>] [--threads <n>] [--host-id <id>] [--database-url <url>]
                    [--app <name> [--nats <url>] [--host-weight <n>]]
-                   [--metrics-port <n> [--metrics-host <h>]] [--dashboard-port <n> [--dashboard-token <t>]]
+                   [--metrics-port <n> [--metrics-host <h>]] [--dashboard-port <n> [--dashboard-token <t>]] [--verbose]
       Run the engine for the projectors the module exports until SIGINT/SIGTERM (--threads: worker
       threads shared by all of them, default the cores less one). With --app, consume
       the tenant streams of that app's relay, sharing the partitions with the other hosts of the
@@ -21,13 +21,16 @@ export const commandUsage = {
       --metrics-port serves Prometheus metrics at /metrics and this host's live status at /status
       (on --metrics-host, default 127.0.0.1; 0 picks a free port). --dashboard-port serves the
       dashboard from this process on 127.0.0.1; --dashboard-token enables its retry and discard buttons.
+      Logs are JSON lines (pino) on stderr: warnings and errors, and with --verbose also sessions
+      starting and partitions handed over.
 `,
   },
   relay: {
-    flags: ['app', 'nats', 'verbose'],
-    text: `  distributary relay --app <name> [--nats <url>] [--database-url <url>]
+    flags: ['app', 'nats', 'metrics-port', 'metrics-host', 'verbose'],
+    text: `  distributary relay --app <name> [--nats <url>] [--metrics-port <n> [--metrics-host <h>]] [--verbose] [--database-url <url>]
       Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
-      The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222.
+      The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222. --metrics-port serves its
+      Prometheus metrics (published, position, lag, streams) at /metrics.
 `,
   },
   status: {
