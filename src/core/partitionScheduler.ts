@@ -53,6 +53,8 @@ export type PartitionReport<C> = {
   error?: ErrorInfo;
   /** Set on the report of a commit. */
   batch?: BatchTiming;
+  /** Set on the report of the first partition of a group transaction that did not commit (each partition then runs alone). */
+  groupFailed?: true;
 };
 
 /** `E` is a queued event, `C` the checkpoint type the commits return. */
@@ -331,6 +333,8 @@ export const partitionScheduler = <E, C>(options: PartitionSchedulerOptions<E, C
       p.dispatchedEvents -= batches[i]!.length;
       makeReady(p);
     });
+    const first = group[0]!;
+    if (first.released !== true) options.report({ partition: first.key, checkpoint: first.checkpoint, state: first.state, applied: 0, deadLettered: 0, groupFailed: true });
   };
 
   const run = async (p: Partition<E, C>): Promise<void> => {

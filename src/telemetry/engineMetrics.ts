@@ -11,7 +11,6 @@ export type EngineMetrics = {
   /** Takes one thread report in: applied events, batch timing, dead letters, retries, time-outs. */
   report(report: ProcessorReport): void;
   ownership(processorId: string, change: 'acquired' | 'released'): void;
-  groupFailures(processorId: string, count: number): void;
 };
 
 const BatchBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -116,6 +115,7 @@ export const engineMetrics = (context: { status: () => readonly ProjectorStatus[
         retries.inc({ projector });
         if (report.error?.name === 'BatchTimeoutError') timeouts.inc({ projector });
       }
+      if (report.groupFailed === true) groupFailures.inc({ projector });
       const { batch } = report;
       if (batch === undefined) return;
       if (batch.groupSize === 1) return void batches.observe({ projector }, batch.durationMs / 1000);
@@ -126,6 +126,5 @@ export const engineMetrics = (context: { status: () => readonly ProjectorStatus[
       batches.observe({ projector }, batch.durationMs / 1000);
     },
     ownership: (processorId, change) => ownership.inc({ projector: processorId, change }),
-    groupFailures: (processorId, count) => groupFailures.inc({ projector: processorId }, count),
   };
 };

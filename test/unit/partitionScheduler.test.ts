@@ -221,6 +221,8 @@ describe('partitionScheduler', () => {
       // The failed group was the only one with b in it: while it retried and bisected it ran alone.
       expect(h.groups.filter((group) => group.includes('b'))).toEqual([['a', 'b', 'c']]);
       expect(h.warnings).toEqual(['1 group(s) of partitions did not commit together since the last warning; their partitions run alone. Last: a, b, c: bad event in the group']);
+      // Reported once, on the group's first partition, for the metrics.
+      expect(h.reports.filter((r) => r.groupFailed === true).map((r) => [r.partition, r.applied])).toEqual([['a', 0]]);
     });
 
     it('runs a group one partition at a time when a checkpoint does not move: the fenced partition stops, the others commit', async () => {
