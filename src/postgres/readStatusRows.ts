@@ -7,7 +7,7 @@ export type StatusRows = {
     alive: boolean; heartbeat_age: number; started_at: Date; stopped_at: Date | null;
   }[];
   partitions: {
-    processor_id: string; partition: string; host_id: string; thread: number; checkpoint: string | null; head: string | null; lag_events: string;
+    processor_id: string; partition: string; host_id: string; thread: number; leased_since: Date | null; lease_epoch: string | null; checkpoint: string | null; head: string | null; lag_events: string;
     lag_seconds: number; state: string; applied: string; last_error: string | null; updated_at: Date; alive: boolean; heartbeat_age: number | null;
     dead_letters: number; weight: number;
   }[];
@@ -36,7 +36,7 @@ export const readStatusRows = async (db: pg.Pool, filter: { processorId?: string
          FROM distributary_engine_hosts h ORDER BY group_name, host_id`,
     );
     const partitions = await client.query<StatusRows['partitions'][number]>(
-      `SELECT s.processor_id, s.partition, s.host_id, s.thread, s.checkpoint::text, s.head::text, s.lag_events::text,
+      `SELECT s.processor_id, s.partition, s.host_id, s.thread, s.leased_since, s.lease_epoch::text, s.checkpoint::text, s.head::text, s.lag_events::text,
               CASE WHEN s.oldest_unapplied_at IS NULL THEN 0
                    ELSE greatest(0, extract(epoch FROM clock_timestamp() - s.oldest_unapplied_at))::float8 END AS lag_seconds,
               s.state, s.applied::text, s.last_error, s.updated_at,

@@ -28,7 +28,8 @@ export type PartitionView = {
   /** Age of the oldest event not applied yet (since it was appended); 0 when caught up. */
   lagSeconds: number;
   state: PartitionHealth;
-  owner: { hostId: string; thread: number; alive: boolean; heartbeatAgeSeconds: number } | null;
+  /** `leasedSince` and `leaseEpoch`: over JetStream, when the owner took the partition's lease and under which epoch. */
+  owner: { hostId: string; thread: number; alive: boolean; heartbeatAgeSeconds: number; leasedSince?: string; leaseEpoch?: number } | null;
   /** Events applied by its current owner since that owner started. */
   applied: number;
   /** Dead letters of the partition still open (halted, skipped or waiting for a retry). */

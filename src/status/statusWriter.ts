@@ -22,6 +22,8 @@ const rowsOf = (projectors: readonly ProjectorStatus[], appliedOf: (processorId:
       processorId,
       partition: p.partition,
       thread: p.thread,
+      leasedSince: p.since ?? null,
+      leaseEpoch: p.epoch ?? null,
       checkpoint: p.checkpoint,
       head: p.head,
       lagEvents: p.lag,
@@ -34,7 +36,7 @@ const rowsOf = (projectors: readonly ProjectorStatus[], appliedOf: (processorId:
 
 /** What makes a row worth writing again (the lag in seconds is computed by readers from `oldestUnappliedAt`). */
 const signature = (row: PartitionStatusRow): string =>
-  `${row.thread}|${row.checkpoint}|${row.head}|${row.lagEvents}|${row.oldestUnappliedAt?.getTime()}|${row.state}|${row.applied}|${row.lastError}`;
+  `${row.thread}|${row.leaseEpoch}|${row.checkpoint}|${row.head}|${row.lagEvents}|${row.oldestUnappliedAt?.getTime()}|${row.state}|${row.applied}|${row.lastError}`;
 
 /**
  * Writes this host's heartbeat with what it runs, and the partitions whose status changed since the

@@ -85,7 +85,7 @@ describe('distributary status', () => {
       for (const tenant of tenants) {
         const head = heads.get(tenant)!;
         // projector, partition, lag events, lag, state, checkpoint, head, owner
-        expect(table.stdout).toMatch(new RegExp(`^ledger-hash\\s+${tenant}\\s+0\\s+0s\\s+idle\\s+${head}\\s+${head}\\s+${hostId}\\s`, 'm'));
+        expect(table.stdout).toMatch(new RegExp(`^ledger-hash\\s+${tenant}\\s+0\\s+${hostId}\\s+\\d+\\s+0s\\s+idle\\s+${head}\\s+${head}\\s`, 'm'));
       }
 
       const limited = await cli('status', '--limit', '2', '--database-url', connectionString);
@@ -110,7 +110,7 @@ describe('distributary status', () => {
 
     const table = await cli('status', '--projector', 'ledger-hash', '--database-url', connectionString);
     expect(table.stdout).toContain(`${tenants.length} partitions (${tenants.length} with no live owner)`);
-    for (const tenant of tenants) expect(table.stdout).toMatch(new RegExp(`^ledger-hash\\s+${tenant}\\s+0\\s+0s\\s+no live owner\\s`, 'm'));
+    for (const tenant of tenants) expect(table.stdout).toMatch(new RegExp(`^ledger-hash\\s+${tenant}\\s+0\\s+${hostId}\\s+\\d+\\s+0s\\s+no live owner\\s`, 'm'));
     expect(table.stdout).toMatch(new RegExp(`^${hostId}\\s+default\\s+stopped\\s+in-process\\s+stopped\\s`, 'm'));
   });
 

@@ -98,11 +98,14 @@ describe('migrations', () => {
       const { rows } = await db.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE tablename LIKE 'distributary_%' ORDER BY 1");
       expect(rows.map((row) => row.name)).toEqual([
         'distributary_dead_letters',
+        'distributary_engine_hosts',
         'distributary_hosts',
         'distributary_migrations',
         'distributary_ownership_log',
         'distributary_partition_owners',
+        'distributary_partition_status',
         'distributary_partition_weights',
+        'distributary_relay_status',
         'distributary_scheduler_snapshots',
       ]);
 

@@ -28,6 +28,8 @@ CREATE TABLE distributary_partition_status (
   partition           TEXT        NOT NULL,
   host_id             TEXT        NOT NULL,
   thread              INT         NOT NULL,
+  leased_since        TIMESTAMPTZ,
+  lease_epoch         BIGINT,
   checkpoint          BIGINT,
   head                BIGINT,
   lag_events          BIGINT      NOT NULL,
