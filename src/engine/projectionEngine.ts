@@ -8,6 +8,7 @@ import { wakeable } from '../core/wakeable.ts';
 import { loadProjectors } from '../projector/loadProjectors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { initProjection } from '../postgres/initProjection.ts';
+import { adoptProjectors } from '../lifecycle/adoptProjectors.ts';
 import { migrate } from '../postgres/migrate.ts';
 import { storePartitionWeight } from '../postgres/partitionWeights.ts';
 import { readLastPosition } from '../postgres/readLastPosition.ts';
@@ -144,6 +145,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
         dumbo = createDumbo({ connectionString: options.connectionString, pool: db });
         if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
+        // A processor id Emmett ran goes on from its checkpoint, is rebuilt, or the start fails: never applied twice.
+        const adopted = await adoptProjectors(dumbo, db, options.connectionString, projectors);
+        projectors = projectors.map((projector) => (adopted.has(projector.processorId) ? { ...projector, adopted: adopted.get(projector.processorId) } : projector));
         source = await openSource(options, routerFactory(placed.placement), db, dumbo);
         await source.start();
         await warming;

@@ -32,6 +32,7 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
   let stopping: AbortController | undefined;
   let loop: Promise<void> | undefined;
   let published = 0;
+  let failures = 0;
   let streamCount = (): number => 0;
   const progressed = wakeable();
   const telemetry = relayTelemetry({
@@ -39,7 +40,7 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
     hostId: options.hostId,
     aliveForMs: options.leaseTimeoutSeconds * 1000,
     metrics: options.metrics,
-    progress: () => ({ role, position: session?.position().global ?? null, published: published + (session?.published() ?? 0), streams: streamCount() }),
+    progress: () => ({ role, position: session?.position().global ?? null, published: published + (session?.published() ?? 0), publishFailures: failures + (session?.publishFailures() ?? 0), streams: streamCount() }),
     logger,
   });
 
@@ -72,7 +73,10 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
         signal: stopping.signal,
         open: () => openRelaySession({ options, db: pool, nc: connection, streams, wakeUps: appends, onProgress: () => progressed.wake() }),
         onSession: (current) => {
-          if (session !== undefined) published += session.published();
+          if (session !== undefined) {
+            published += session.published();
+            failures += session.publishFailures();
+          }
           session = current;
           role = current === undefined ? 'standby' : 'active';
           progressed.wake();

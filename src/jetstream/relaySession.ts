@@ -28,7 +28,7 @@ import type { tenantStreams } from './tenantStreams.ts';
 /** The relay's checkpoint row in `emt_processors`. */
 export const relayProcessorId = (app: string): string => `distributary:relay:${app}`;
 
-export type RelaySession = LeasedSession & { position(): Position; published(): number };
+export type RelaySession = LeasedSession & { position(): Position; published(): number; publishFailures(): number };
 
 /** What `withTraceContext` put in the event's metadata at append, unchecked. */
 const traceContextOf = ({ event }: PositionedEvent): { traceparent?: unknown; tracestate?: unknown } => {
@@ -59,6 +59,7 @@ export const openRelaySession = async (context: {
   /** The stored checkpoint: everything up to it is in the streams. */
   let position = (await readCheckpoints(db, processorId, 1)).get('emt:default') ?? null;
   let publishedCount = 0;
+  let failures = 0;
 
   type Routed = { item: PositionedEvent; tenant: string; names: TenantStreamNames };
 
@@ -138,7 +139,13 @@ export const openRelaySession = async (context: {
           traceparents: routed.map((r) => traceContextOf(r.item).traceparent),
         });
       },
-      { signal, onError: (error, attempt) => options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${describeFailure(error)}`) },
+      {
+        signal,
+        onError: (error, attempt) => {
+          failures++;
+          options.logger.warn(`relay: publishing a batch failed (attempt ${attempt}), retrying: ${describeFailure(error)}`);
+        },
+      },
     );
   };
 
@@ -198,5 +205,6 @@ export const openRelaySession = async (context: {
     close: () => Promise.resolve(publisher.close()),
     position: () => position ?? BeforeFirstPosition,
     published: () => publishedCount,
+    publishFailures: () => failures,
   };
 };

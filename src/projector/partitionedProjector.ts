@@ -1,3 +1,4 @@
+import type { AdoptedCheckpoint } from '../core/adoptedCheckpoint.ts';
 import type { Event, ReadEvent } from '@event-driven-io/emmett';
 import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import { ConfigurationError } from '../core/errors.ts';
@@ -49,6 +50,14 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
   minShare?: number;
   /** Checkpoint version in `emt_processors`. @default 1 */
   version?: number;
+  /**
+   * What to do when the processor id has a checkpoint Emmett's own processor wrote (moving a projector
+   * from Emmett) and nothing of distributary's: `'emmett-checkpoint'` starts every partition after
+   * that checkpoint; `'rebuild'` truncates the read models (the projection's `truncate`) and applies
+   * every event from the start. Without it the engine refuses to start rather than apply the events
+   * again. Once taken over, later starts go on from distributary's own checkpoints.
+   */
+  adopt?: 'emmett-checkpoint' | 'rebuild';
   /** What happens when applying a batch throws. Outages (the database away) are retried without limit and never dead-letter. */
   onError?: {
     /** Attempts at a failing batch before it is bisected to find the failing event. @default 5 */
@@ -80,6 +89,9 @@ export type PartitionedProjector<EventType extends Event = Event> = {
   readonly onError: { retries: number; backoff: ResolvedBackoffOptions; then: FailurePolicy; batchTimeoutMs: number };
   /** Event types the projection handles; other events never reach a worker. */
   readonly handles: ReadonlySet<string>;
+  readonly adopt?: 'emmett-checkpoint' | 'rebuild';
+  /** Set by the engine once it took over an Emmett checkpoint: the events it covers are skipped. */
+  readonly adopted?: AdoptedCheckpoint;
 };
 
 /**
@@ -113,6 +125,11 @@ const resolvePlacement = (placement: Placement | undefined): Placement => {
   );
 };
 
+const checkAdopt = (adopt: unknown): 'emmett-checkpoint' | 'rebuild' => {
+  if (adopt === 'emmett-checkpoint' || adopt === 'rebuild') return adopt;
+  throw new ConfigurationError(`partitionedProjector: options.adopt must be 'emmett-checkpoint' or 'rebuild', got ${JSON.stringify(adopt)}`);
+};
+
 /** Declares a projector whose events are applied per partition, in order, on worker threads. */
 export const partitionedProjector = <EventType extends Event>(
   options: PartitionedProjectorOptions<EventType>,
@@ -126,7 +143,7 @@ export const partitionedProjector = <EventType extends Event>(
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.projection must be an Emmett projection definition`);
   if (typeof partitionBy !== 'function')
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.partitionBy must be a function`);
-  check.known('', options, ['processorId', 'projection', 'partitionBy', 'placement', 'batchSize', 'concurrency', 'partitionsPerTransaction', 'minShare', 'version', 'onError']);
+  check.known('', options, ['processorId', 'projection', 'partitionBy', 'placement', 'batchSize', 'concurrency', 'partitionsPerTransaction', 'minShare', 'version', 'adopt', 'onError']);
   check.known('onError', options.onError, ['retries', 'backoff', 'then', 'batchTimeoutMs']);
   check.known('onError.backoff', options.onError?.backoff, ['initialMs', 'maxMs', 'jitter']);
   const then = options.onError?.then ?? 'halt';
@@ -155,6 +172,7 @@ export const partitionedProjector = <EventType extends Event>(
       batchTimeoutMs: check.positiveInteger('onError.batchTimeoutMs', options.onError?.batchTimeoutMs, 30_000),
     },
     handles: new Set(projection.canHandle),
+    ...(options.adopt === undefined ? {} : { adopt: checkAdopt(options.adopt) }),
   };
 };
 

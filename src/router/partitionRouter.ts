@@ -2,6 +2,7 @@ import type { WorkerError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PartitionSnapshot } from '../core/partitionScheduler.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
+import { isAdopted } from '../core/adoptedCheckpoint.ts';
 import { comparePositions, isCovered, type Position } from '../core/position.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
@@ -278,7 +279,7 @@ export const partitionRouter = (context: {
     },
     deliver(processorId, key, delivered) {
       const projector = projectorOf(processorId);
-      const events = delivered.filter((item) => projector.handles.has(item.event.type));
+      const events = delivered.filter((item) => projector.handles.has(item.event.type) && !isAdopted(projector.adopted, item.position));
       const last = events.at(-1);
       if (last === undefined) return Promise.resolve(true);
       version++;

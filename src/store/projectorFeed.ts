@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { PartitionKeyError, toErrorInfo } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { resolvePartitionKey } from '../core/partitionKey.ts';
+import { isAdopted } from '../core/adoptedCheckpoint.ts';
 import { comparePositions, isCovered, type Position } from '../core/position.ts';
 import { progressTracker, type ProgressTracker } from '../core/progressTracker.ts';
 import type { PartitionRouter } from '../router/partitionRouter.ts';
@@ -72,7 +73,7 @@ export const projectorFeed = (context: {
         const { event, position } = item;
         const before = previous;
         previous = position;
-        if (isCovered(position, context.mark)) continue;
+        if (isCovered(position, context.mark) || isAdopted(projector.adopted, position)) continue;
         if (typeof event.type !== 'string' || event.type === '') {
           await deadLetterKeyless(item, new PartitionKeyError('the event has no type'));
           continue;
@@ -111,7 +112,7 @@ export const projectorFeed = (context: {
         if (!reached)
           for await (const page of readPartitionRange(
             context.db,
-            { partitionBy: projector.partitionBy, partition: key, after: from, through, keep: (item) => projector.handles.has(item.event.type), limit: wanted, maxPages: RefillPages },
+            { partitionBy: projector.partitionBy, partition: key, after: from, through, keep: (item) => projector.handles.has(item.event.type) && !isAdopted(projector.adopted, item.position), limit: wanted, maxPages: RefillPages },
             context.readBatchSize,
           )) {
             for (const item of page.events) tracker.routed(key, item.position, item.previous);

@@ -6,7 +6,7 @@ import { readRelayLag } from '../postgres/readRelayLag.ts';
 import { StatusEveryMs } from '../status/statusWriter.ts';
 import { metricsServer, type MetricsServer } from './metricsServer.ts';
 
-export type RelayProgress = { role: 'stopped' | 'standby' | 'active'; position: bigint | null; published: number; streams: number };
+export type RelayProgress = { role: 'stopped' | 'standby' | 'active'; position: bigint | null; published: number; publishFailures: number; streams: number };
 
 export type RelayTelemetry = {
   readonly registry: Registry;
@@ -45,6 +45,15 @@ export const relayTelemetry = (context: {
     collect() {
       this.reset();
       this.inc(context.progress().published);
+    },
+  });
+  new Counter({
+    name: 'distributary_relay_publish_errors_total',
+    help: 'Batch publishes that failed and were tried again.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(context.progress().publishFailures);
     },
   });
   new Gauge({

@@ -97,6 +97,7 @@ describe('migrations', () => {
       expect(migrated.triggers).toHaveLength(1);
       const { rows } = await db.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE tablename LIKE 'distributary_%' ORDER BY 1");
       expect(rows.map((row) => row.name)).toEqual([
+        'distributary_adoptions',
         'distributary_dead_letters',
         'distributary_engine_hosts',
         'distributary_hosts',

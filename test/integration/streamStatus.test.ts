@@ -47,6 +47,7 @@ describe('the status model over JetStream', () => {
       expect(sample(metrics, 'distributary_relay_position')).toBe(Number(rows[0]!.head));
       expect(sample(metrics, 'distributary_relay_lag_events')).toBe(0);
       expect(sample(metrics, 'distributary_relay_streams')).toBe(5);
+      expect(sample(metrics, 'distributary_relay_publish_errors_total')).toBe(0);
     } finally {
       await engine.stop();
       await shopRelay.stop();

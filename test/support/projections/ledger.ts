@@ -47,6 +47,10 @@ export const ledgerProjection = (name: string) =>
         CREATE TABLE IF NOT EXISTS ledger_fixes (projector TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS ledger_crashes (projector TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (projector, position));`);
     },
+    truncate: async (context) => {
+      await context.connection.client.query('DELETE FROM ledger_totals WHERE projector = $1', [name]);
+      await context.connection.client.query('DELETE FROM ledger_audit WHERE projector = $1', [name]);
+    },
     handle: async (events, context) => {
       const client = context.connection.client;
       for (const event of events as ProjectorEvent<ItemAdded>[]) {
