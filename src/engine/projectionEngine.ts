@@ -9,6 +9,9 @@ import { loadProjectors } from '../projector/loadProjectors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { initProjection } from '../postgres/initProjection.ts';
 import { adoptProjectors } from '../lifecycle/adoptProjectors.ts';
+import { waitForRebuild } from '../lifecycle/waitForRebuild.ts';
+import { requestRebuild } from '../postgres/requestRebuild.ts';
+import type { RebuildRow } from '../postgres/readRebuilds.ts';
 import { migrate } from '../postgres/migrate.ts';
 import { storePartitionWeight } from '../postgres/partitionWeights.ts';
 import { readLastPosition } from '../postgres/readLastPosition.ts';
@@ -44,6 +47,14 @@ export type ProjectionEngine = {
   setWeight(processorId: string, partition: string, weight: number): Promise<void>;
   /** Per projector and thread on this host: each partition's state, queued events, in flight, weight and dispatched batches and events. */
   schedulerSnapshot(): Promise<{ processorId: string; thread: number; partitions: PartitionSnapshot[] }[]>;
+  /**
+   * Rebuilds one partition live (its rows deleted through the projector's `truncatePartition` and its
+   * checkpoint reset in one transaction, then its events replayed in order while every other
+   * partition keeps running and its new events queue behind the replay), or without `partition` the
+   * whole projector (its projection's `truncate`, then every event, reading the store once). Whichever
+   * host owns the work carries it out. Resolves with the finished rebuild; rejects if it failed.
+   */
+  rebuild(processorId: string, options?: { partition?: string; timeoutMs?: number }): Promise<RebuildRow>;
   /** The engine's Prometheus registry (served at `metrics.port` when configured). */
   metrics(): Registry;
   /** Where the metrics are served, once started with `metrics`. */
@@ -194,6 +205,13 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         ...(current?.hosts === undefined ? {} : { hosts: current.hosts }),
         projectors: current?.projectors ?? [],
       };
+    },
+
+    async rebuild(processorId, { partition, timeoutMs = 600_000 } = {}) {
+      if (db === undefined) throw new ConfigurationError('projectionEngine: rebuild() needs a started engine');
+      if (!projectors.some((projector) => projector.processorId === processorId)) throw new ConfigurationError(`projectionEngine: rebuild(): no projector '${processorId}' here`);
+      const id = await requestRebuild(db, { processorId, partition: partition ?? null });
+      return waitForRebuild(db, id, timeoutMs);
     },
 
     metrics: () => telemetry.metrics.registry,

@@ -1,6 +1,6 @@
 import type { AdoptedCheckpoint } from '../core/adoptedCheckpoint.ts';
 import type { Event, ReadEvent } from '@event-driven-io/emmett';
-import type { PostgreSQLProjectionDefinition, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
+import type { PostgreSQLProjectionDefinition, PostgreSQLProjectionHandlerContext, PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import { ConfigurationError } from '../core/errors.ts';
 import { optionChecks } from '../options/optionChecks.ts';
 import { DefaultBackoff, type BackoffOptions, type ResolvedBackoffOptions } from '../core/backoff.ts';
@@ -58,6 +58,12 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
    * again. Once taken over, later starts go on from distributary's own checkpoints.
    */
   adopt?: 'emmett-checkpoint' | 'rebuild';
+  /**
+   * Deletes one partition's rows from the projection's read models, in the transaction that also
+   * resets its checkpoint: what `engine.rebuild(processorId, { partition })` needs (a projector
+   * without it can only be rebuilt whole). `context` is what Emmett gives a projection's `truncate`.
+   */
+  truncatePartition?: (partition: string, context: PostgreSQLProjectionHandlerContext) => Promise<void>;
   /** What happens when applying a batch throws. Outages (the database away) are retried without limit and never dead-letter. */
   onError?: {
     /** Attempts at a failing batch before it is bisected to find the failing event. @default 5 */
@@ -90,6 +96,7 @@ export type PartitionedProjector<EventType extends Event = Event> = {
   /** Event types the projection handles; other events never reach a worker. */
   readonly handles: ReadonlySet<string>;
   readonly adopt?: 'emmett-checkpoint' | 'rebuild';
+  readonly truncatePartition?: (partition: string, context: PostgreSQLProjectionHandlerContext) => Promise<void>;
   /** Set by the engine once it took over an Emmett checkpoint: the events it covers are skipped. */
   readonly adopted?: AdoptedCheckpoint;
 };
@@ -125,6 +132,11 @@ const resolvePlacement = (placement: Placement | undefined): Placement => {
   );
 };
 
+const checkFunction = <F>(name: string, value: F): F => {
+  if (typeof value === 'function') return value;
+  throw new ConfigurationError(`partitionedProjector: options.${name} must be a function, got ${typeof value}`);
+};
+
 const checkAdopt = (adopt: unknown): 'emmett-checkpoint' | 'rebuild' => {
   if (adopt === 'emmett-checkpoint' || adopt === 'rebuild') return adopt;
   throw new ConfigurationError(`partitionedProjector: options.adopt must be 'emmett-checkpoint' or 'rebuild', got ${JSON.stringify(adopt)}`);
@@ -143,7 +155,7 @@ export const partitionedProjector = <EventType extends Event>(
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.projection must be an Emmett projection definition`);
   if (typeof partitionBy !== 'function')
     throw new ConfigurationError(`partitionedProjector '${processorId}': options.partitionBy must be a function`);
-  check.known('', options, ['processorId', 'projection', 'partitionBy', 'placement', 'batchSize', 'concurrency', 'partitionsPerTransaction', 'minShare', 'version', 'adopt', 'onError']);
+  check.known('', options, ['processorId', 'projection', 'partitionBy', 'placement', 'batchSize', 'concurrency', 'partitionsPerTransaction', 'minShare', 'version', 'adopt', 'truncatePartition', 'onError']);
   check.known('onError', options.onError, ['retries', 'backoff', 'then', 'batchTimeoutMs']);
   check.known('onError.backoff', options.onError?.backoff, ['initialMs', 'maxMs', 'jitter']);
   const then = options.onError?.then ?? 'halt';
@@ -173,6 +185,7 @@ export const partitionedProjector = <EventType extends Event>(
     },
     handles: new Set(projection.canHandle),
     ...(options.adopt === undefined ? {} : { adopt: checkAdopt(options.adopt) }),
+    ...(options.truncatePartition === undefined ? {} : { truncatePartition: checkFunction('truncatePartition', options.truncatePartition) }),
   };
 };
 

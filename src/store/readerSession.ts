@@ -1,3 +1,6 @@
+import { startRebuilds } from '../lifecycle/startRebuilds.ts';
+import { finishRebuild } from '../postgres/finishRebuild.ts';
+import { readRebuilds } from '../postgres/readRebuilds.ts';
 import type { Dumbo } from '@event-driven-io/dumbo';
 import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.ts';
@@ -83,6 +86,8 @@ export const openReaderSession = async (context: {
     context.onProgress();
   };
 
+  // Rebuilds asked for reset what they rebuild before anything is read: no thread holds a partition yet.
+  const rebuilds = await startRebuilds({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger: options.logger });
   // Everything stored is read before the router (and its threads) exists: a read that fails leaves nothing behind.
   const stored = await Promise.all(
     context.projectors.map(async (projector) => {
@@ -115,6 +120,11 @@ export const openReaderSession = async (context: {
       readBatchSize: options.readBatchSize,
       logger: options.logger,
     });
+    // A partition being rebuilt is read for from its checkpoint (its start, after the reset) while the reader goes on for the others.
+    for (const partition of rebuilds.partitions.get(projector.processorId)?.keys() ?? []) {
+      if (!checkpoints.has(partition)) router.open(projector.processorId, partition, { checkpoint: null });
+      feed.tracker.skipping(partition, checkpoints.get(partition) ?? BeforeFirstPosition);
+    }
     return { feed, processorId, stored: mark };
   });
   let position = marks
@@ -185,6 +195,28 @@ export const openReaderSession = async (context: {
     }
   };
 
+  /** Finishes the rebuilds that have caught up, and ends the session when new ones are asked for (the next one starts them). */
+  const followRebuilds = async (): Promise<void> => {
+    for (const mark of marks) {
+      const { processorId } = mark.feed.projector;
+      const status = () => router.status().find((p) => p.processorId === processorId)?.partitions ?? [];
+      for (const [partition, rebuild] of rebuilds.partitions.get(processorId) ?? []) {
+        if (mark.feed.tracker.skippedFrom(partition) !== undefined || mark.feed.tracker.pending(partition) > 0) continue;
+        await finishRebuild(db, rebuild.id, { replayed: status().find((p) => p.partition === partition)?.applied ?? 0 });
+        rebuilds.partitions.get(processorId)!.delete(partition);
+        options.logger.info(`rebuild ${rebuild.id} of ${processorId}/${partition}: done`, { processorId, partition });
+      }
+      const whole = rebuilds.whole.get(processorId);
+      if (whole !== undefined && mark.stored !== null && (whole.through === null || mark.stored.global >= whole.through)) {
+        await finishRebuild(db, whole.id, { replayed: status().reduce((sum, p) => sum + p.applied, 0) });
+        rebuilds.whole.delete(processorId);
+        options.logger.info(`rebuild ${whole.id} of ${processorId}: done`, { processorId });
+      }
+    }
+    const requested = (await readRebuilds(db, { processorIds: marks.map((mark) => mark.feed.projector.processorId), open: true })).filter((row) => row.status === 'requested');
+    if (requested.length > 0) abort(`rebuild of ${requested.map((row) => `${row.processorId}${row.partition === null ? '' : `/${row.partition}`}`).join(', ')} asked for; starting it`);
+  };
+
   const upkeep = schedulerUpkeep(db, options.hostId, router);
   const markLoop = async (): Promise<void> => {
     await upkeep();
@@ -193,6 +225,7 @@ export const openReaderSession = async (context: {
       if (signal.aborted) return;
       await storeMarks();
       await followDeadLetters();
+      await followRebuilds();
       await upkeep();
     }
   };
