@@ -78,7 +78,7 @@ export const startRebuilds = async (context: {
     if (running.partition === null) result.whole.set(running.processorId, running);
     else {
       let partitions = result.partitions.get(running.processorId);
-      if (partitions === undefined) result.partitions.set(running.processorId, (partitions = new Map()));
+      if (partitions === undefined) result.partitions.set(running.processorId, (partitions = new Map<string, RebuildRow>()));
       partitions.set(running.partition, running);
     }
   }
