@@ -6,7 +6,7 @@ import { abortWithReason } from '../core/abortWithReason.ts';
 import { toErrorInfo } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
-import { BeforeFirstPosition } from '../core/position.ts';
+import { BeforeFirstPosition, type Position } from '../core/position.ts';
 import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.ts';
 import { limiter } from '../core/limiter.ts';
 import { wakeable } from '../core/wakeable.ts';
@@ -14,7 +14,12 @@ import type { PartitionRouter, StoppedPartition } from '../router/partitionRoute
 import type { RouterFactory } from '../router/source.ts';
 import { schedulerUpkeep } from '../router/schedulerUpkeep.ts';
 import type { ProjectorStatus } from '../router/status.ts';
-import { consumePartition, followTenantRegistry } from './streamConsumers.ts';
+import { consumePartition, consumerConfig, followTenantRegistry } from './streamConsumers.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { refusal } from '../lifecycle/startRebuilds.ts';
+import { resetPartition } from '../lifecycle/resetPartition.ts';
+import { finishRebuild } from '../postgres/finishRebuild.ts';
+import { readRebuilds } from '../postgres/readRebuilds.ts';
 import { streamActivity } from './streamActivity.ts';
 import type { TenantRegistryEntry } from './tenantStreams.ts';
 import { membership } from '../postgres/membership.ts';
@@ -152,32 +157,87 @@ export const streamMember = (context: {
         ),
         readHaltedPartitions(db, processorId),
       ]);
-      for (const lease of taken) {
-        const entry = tenants.get(lease.partition)!;
-        const isHalted = halted.has(lease.partition);
-        router.open(processorId, lease.partition, { checkpoint: checkpoints.get(lease.partition) ?? null, lease: { epoch: lease.epoch, since: lease.acquiredAt }, halted: isHalted });
-        const partitionController = new AbortController();
-        const loop = isHalted
-          ? Promise.resolve()
-          : consumePartition({
-              nc,
-              entry,
-              processorId,
-              batchSize: projector.batchSize,
-              deliver: (items) => router.deliver(processorId, lease.partition, items),
-              checkpoint: () => router.checkpoint(processorId, lease.partition),
-              // What the stream's retention dropped comes from the event store, read here: consumption reads no database.
-              backfill: (after, before) => readPartitionRange(db, { partitionBy: projector.partitionBy, partition: lease.partition, after: after ?? BeforeFirstPosition, before }),
-              ackWaitMs: options.transport.ackWaitMs,
-              logger,
-              signal: partitionController.signal,
-              takeOver: true,
-              activity,
-              api,
-            }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
-        owned.set(partitionIdentity(processorId, lease.partition), { ...lease, controller: partitionController, loop });
-      }
+      for (const lease of taken) consume(projector, lease, checkpoints.get(lease.partition) ?? null, halted.has(lease.partition));
     }
+  };
+
+  /** Opens a partition this host holds the lease of and consumes its stream (a halted one waits for its dead letter). */
+  const consume = (projector: AnyPartitionedProjector, lease: PartitionLease, checkpoint: Position | null, isHalted: boolean): void => {
+    const { processorId } = projector;
+    const entry = tenants.get(lease.partition)!;
+    router.open(processorId, lease.partition, { checkpoint, lease: { epoch: lease.epoch, since: lease.acquiredAt }, halted: isHalted });
+    const partitionController = new AbortController();
+    const loop = isHalted
+      ? Promise.resolve()
+      : consumePartition({
+          nc,
+          entry,
+          processorId,
+          batchSize: projector.batchSize,
+          deliver: (items) => router.deliver(processorId, lease.partition, items),
+          checkpoint: () => router.checkpoint(processorId, lease.partition),
+          // What the stream's retention dropped comes from the event store, read here: consumption reads no database.
+          backfill: (after, before) => readPartitionRange(db, { partitionBy: projector.partitionBy, partition: lease.partition, after: after ?? BeforeFirstPosition, before }),
+          ackWaitMs: options.transport.ackWaitMs,
+          logger,
+          signal: partitionController.signal,
+          takeOver: true,
+          activity,
+          api,
+        }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
+    owned.set(partitionIdentity(processorId, lease.partition), { ...lease, controller: partitionController, loop });
+  };
+
+  /**
+   * Rebuilds of partitions this host owns: a requested one stops the partition's consumption (what is
+   * in flight commits), resets it fenced on the lease, deletes its durable consumer and consumes the
+   * stream again from its start (what retention dropped is read from the store); a running one is done
+   * once its checkpoint reaches the store's head of when it began.
+   */
+  const followRebuilds = async (): Promise<void> => {
+    for (const rebuild of await readRebuilds(db, { processorIds: [...projectorsById.keys()], open: true })) {
+      const projector = projectorsById.get(rebuild.processorId)!;
+      if (rebuild.partition === null) {
+        // A whole projector over JetStream: not carried out by the hosts; refused, saying so.
+        await refuseRebuild(rebuild.id, 'rebuilding a whole projector is done by an engine reading the store (transport in-process); over JetStream, rebuild its partitions');
+        continue;
+      }
+      const key = partitionIdentity(rebuild.processorId, rebuild.partition);
+      const lease = owned.get(key);
+      if (lease === undefined) continue;
+      if (rebuild.status === 'running') {
+        const checkpoint = router.checkpoint(rebuild.processorId, rebuild.partition);
+        if (rebuild.through === null || (checkpoint !== null && checkpoint.global >= rebuild.through)) {
+          const applied = router.status().find((p) => p.processorId === rebuild.processorId)?.partitions.find((p) => p.partition === rebuild.partition)?.applied ?? 0;
+          await finishRebuild(db, rebuild.id, { replayed: applied });
+          logger.info(`rebuild ${rebuild.id} of ${key}: done`, { processorId: rebuild.processorId, partition: rebuild.partition });
+        }
+        continue;
+      }
+      const refused = refusal(projector, rebuild);
+      if (refused !== undefined) {
+        await refuseRebuild(rebuild.id, refused);
+        continue;
+      }
+      owned.delete(key);
+      lease.controller.abort();
+      await lease.loop;
+      router.release(rebuild.processorId, rebuild.partition);
+      const reset = await resetPartition({ pool: context.dumbo, connectionString: options.connectionString, projector, partition: rebuild.partition, rebuildId: rebuild.id, lease: { owner: hostId, epoch: lease.epoch } });
+      if (reset) {
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        await api(() => jsm.consumers.delete(tenants.get(rebuild.partition!)!.stream, consumerConfig(projector).durable_name)).catch(() => undefined);
+        logger.info(`rebuild ${rebuild.id} of ${key}: read models reset, replaying`, { processorId: rebuild.processorId, partition: rebuild.partition });
+      }
+      consume(projector, lease, reset ? null : router.checkpoint(rebuild.processorId, rebuild.partition), false);
+    }
+  };
+
+  const refuseRebuild = async (id: string, reason: string): Promise<void> => {
+    const claimed = await db.query("UPDATE distributary_rebuilds SET status = 'running' WHERE id = $1::bigint AND status = 'requested'", [id]);
+    if (claimed.rowCount !== 1) return;
+    await finishRebuild(db, id, { replayed: 0, error: reason });
+    logger.warn(`rebuild ${id} refused: ${reason}`);
   };
 
   /** Partitions that stopped here (fenced, or halted and since retried) are let go, to be taken again fresh. */
@@ -228,6 +288,7 @@ export const streamMember = (context: {
         else if (!mine && lease !== undefined) void handOver(lease);
       }
     await take(await leases.acquire(wanted));
+    await followRebuilds();
     await upkeep();
     await resolveRetriedDeadLetters(db);
     await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, projectorsById);

@@ -5,12 +5,13 @@ import type { Logger } from '../core/logger.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { finishRebuild } from '../postgres/finishRebuild.ts';
 import { readRebuilds, type RebuildRow } from '../postgres/readRebuilds.ts';
+import { resetPartition } from './resetPartition.ts';
 
 /** The rebuilds a reader session carries out: per projector, the partitions replayed from their start, and whole-projector rebuilds. */
 export type SessionRebuilds = { partitions: Map<string, Map<string, RebuildRow>>; whole: Map<string, RebuildRow> };
 
 /** Why a requested rebuild cannot be done, or undefined when it can. */
-const refusal = (projector: AnyPartitionedProjector | undefined, row: RebuildRow): string | undefined => {
+export const refusal = (projector: AnyPartitionedProjector | undefined, row: RebuildRow): string | undefined => {
   if (projector === undefined) return `no projector '${row.processorId}' runs here`;
   if (row.partition !== null && projector.truncatePartition === undefined)
     return `projector '${row.processorId}' has no truncatePartition: it cannot delete one partition's rows, so only the whole projector can be rebuilt`;
@@ -45,7 +46,10 @@ export const startRebuilds = async (context: {
       logger.warn(`rebuild ${row.id} of ${row.processorId}${row.partition === null ? '' : `/${row.partition}`} refused: ${refused}`);
       continue;
     }
-    if (row.status === 'requested') {
+    if (row.status === 'requested' && row.partition !== null) {
+      await resetPartition({ pool, connectionString: context.connectionString, projector: projector!, partition: row.partition, rebuildId: row.id });
+      logger.info(`rebuild ${row.id} of ${row.processorId}/${row.partition}: read models reset, replaying`, { processorId: row.processorId, partition: row.partition });
+    } else if (row.status === 'requested') {
       await pool.withTransaction(async (transaction) => {
         const handlerContext = await transactionToPostgreSQLProjectionHandlerContext(context.connectionString, pool, transaction);
         const client = handlerContext.connection.client as pg.PoolClient;
@@ -56,22 +60,14 @@ export const startRebuilds = async (context: {
           [row.id],
         );
         if (claimed.rowCount !== 1) return;
-        if (row.partition !== null) {
-          await projector!.truncatePartition!(row.partition, handlerContext);
-          await client.query('DELETE FROM emt_processors WHERE processor_id = $1 AND partition = $2', [row.processorId, row.partition]);
-        } else {
-          await projector!.projection.truncate!(handlerContext);
-          await client.query(
-            `DELETE FROM emt_processors WHERE (processor_id = $1 AND partition <> 'emt:default')
-                OR (processor_id LIKE 'distributary:mark:%' AND right(processor_id, length($1) + 1) = ':' || $1)`,
-            [row.processorId],
-          );
-        }
+        await projector!.projection.truncate!(handlerContext);
+        await client.query(
+          `DELETE FROM emt_processors WHERE (processor_id = $1 AND partition <> 'emt:default')
+              OR (processor_id LIKE 'distributary:mark:%' AND right(processor_id, length($1) + 1) = ':' || $1)`,
+          [row.processorId],
+        );
       });
-      logger.info(`rebuild ${row.id} of ${row.processorId}${row.partition === null ? '' : `/${row.partition}`}: read models reset, replaying`, {
-        processorId: row.processorId,
-        partition: row.partition,
-      });
+      logger.info(`rebuild ${row.id} of ${row.processorId}: read models reset, replaying`, { processorId: row.processorId });
     }
     const [running] = await readRebuilds(db, { id: row.id });
     if (running?.status !== 'running') continue;

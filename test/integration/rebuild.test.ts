@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger } from '../../src/index.ts';
+import { projectionEngine, relay, silentLogger } from '../../src/index.ts';
+import { natsUrl, uniqueApp } from '../support/nats.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
@@ -55,6 +56,46 @@ describe('rebuilding read models live', () => {
       expect(await readModelTotals(db, 'ledger-rebuild')).toEqual(await foldFromStore(db));
     } finally {
       await engine.stop();
+    }
+  });
+});
+
+describe('rebuilding a partition over JetStream', () => {
+  const database = useTestDatabase();
+
+  it('is carried out by the host that owns the partition, fenced on its lease, while two hosts apply live events', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    await appendLedgerEvents(connectionString, { tenants: 6, carts: 30, events: 1500, seed: 111 });
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const host = (hostId: string) =>
+      projectionEngine({ connectionString, projectors, hostId, logger: silentLogger, lease: { group: app, timeoutMs: 3000 }, transport: { type: 'jetstream', servers: natsUrl(), app } });
+    const engines = [host('host-a'), host('host-b')];
+    await shopRelay.start();
+    try {
+      for (const engine of engines) await engine.start();
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      await db.query("UPDATE ledger_totals SET total = total + 999 WHERE projector = 'ledger-rebuild' AND tenant = 'tenant-5'");
+      let appending = true;
+      let seed = 300;
+      const live = (async () => {
+        while (appending) await appendLedgerEvents(connectionString, { tenants: 6, carts: 30, events: 30, seed: seed++ });
+      })();
+      // Asked from either host: the one that owns the partition does it.
+      const rebuilt = await engines[1]!.rebuild('ledger-rebuild', { partition: 'tenant-5', timeoutMs: 60_000 });
+      appending = false;
+      await live;
+      expect(rebuilt).toMatchObject({ status: 'done', partition: 'tenant-5' });
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      expect(await readModelTotals(db, 'ledger-rebuild')).toEqual(await foldFromStore(db));
+      expect(await fifoViolations(db, 'ledger-rebuild')).toEqual([]);
+      // Over JetStream a whole projector is rebuilt by an engine reading the store: refused, saying so.
+      await expect(engines[0]!.rebuild('ledger-whole', { timeoutMs: 30_000 })).rejects.toThrow(/over JetStream, rebuild its partitions/);
+    } finally {
+      for (const engine of engines) await engine.stop();
+      await shopRelay.stop();
     }
   });
 });
