@@ -30,3 +30,6 @@ export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, Pa
 export { withTraceContext, parseTraceparent } from './tracing/traceContext.ts';
 export { dashboardServer, type DashboardServer } from './dashboard/dashboardServer.ts';
 export type { DashboardServerOptions } from './dashboard/dashboardOptions.ts';
+export { AdoptionRequiredError } from './lifecycle/adoptProjectors.ts';
+export { RebuildFailedError } from './lifecycle/waitForRebuild.ts';
+export type { RebuildRow } from './postgres/readRebuilds.ts';
