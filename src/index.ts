@@ -33,3 +33,4 @@ export type { DashboardServerOptions } from './dashboard/dashboardOptions.ts';
 export { AdoptionRequiredError } from './lifecycle/adoptProjectors.ts';
 export { RebuildFailedError } from './lifecycle/waitForRebuild.ts';
 export type { RebuildRow } from './postgres/readRebuilds.ts';
+export { tenants, type Tenants, type TenantRow } from './operations/tenants.ts';

@@ -47,11 +47,14 @@ export const projectorFeed = (context: {
   mark: Position;
   maxPartitionPending: number;
   readBatchSize: number;
+  /** Tenants removed: their events are passed over (each logged once). */
+  removed?: ReadonlySet<string>;
   logger: Logger;
 }): ProjectorFeed => {
   const { projector, router, maxPartitionPending } = context;
   const { processorId } = projector;
   const tracker = progressTracker(context.mark);
+  const passedOver = new Set<string>();
   router.onReport((report) => {
     if (report.processorId === processorId && report.checkpoint !== null) tracker.committed(report.partition, report.checkpoint);
   });
@@ -82,6 +85,11 @@ export const projectorFeed = (context: {
         const key = resolvePartitionKey(projector.partitionBy, event);
         if (!key.ok) {
           await deadLetterKeyless(item, key.error);
+          continue;
+        }
+        if (context.removed?.has(key.key) === true) {
+          if (!passedOver.has(key.key)) context.logger.info(`${processorId}: events of removed tenant '${key.key}' are not applied`, { processorId, partition: key.key });
+          passedOver.add(key.key);
           continue;
         }
         if (tracker.skippedFrom(key.key) !== undefined) continue;

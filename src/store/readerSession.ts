@@ -1,3 +1,6 @@
+import { clearRemovedTenants } from '../lifecycle/clearRemovedTenants.ts';
+import { restoreTenants } from '../lifecycle/restoreTenants.ts';
+import { readRemovedTenants } from '../postgres/readRemovedTenants.ts';
 import { startRebuilds } from '../lifecycle/startRebuilds.ts';
 import { finishRebuild } from '../postgres/finishRebuild.ts';
 import { readRebuilds } from '../postgres/readRebuilds.ts';
@@ -87,6 +90,10 @@ export const openReaderSession = async (context: {
   };
 
   // Rebuilds asked for reset what they rebuild before anything is read: no thread holds a partition yet.
+  // Removed tenants: cleaned up now that no thread holds their partitions, and passed over by the feeds.
+  await restoreTenants(db, context.projectors, options.logger);
+  await clearRemovedTenants({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger: options.logger });
+  const removed = new Set((await readRemovedTenants(db)).map((tenant) => tenant.partition));
   const rebuilds = await startRebuilds({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger: options.logger });
   // Everything stored is read before the router (and its threads) exists: a read that fails leaves nothing behind.
   const stored = await Promise.all(
@@ -109,7 +116,7 @@ export const openReaderSession = async (context: {
     },
   });
   const marks: Mark[] = stored.map(({ projector, processorId, checkpoints, mark, halted }) => {
-    for (const [partition, checkpoint] of checkpoints) router.open(projector.processorId, partition, { checkpoint, halted: halted.has(partition) });
+    for (const [partition, checkpoint] of checkpoints) if (!removed.has(partition)) router.open(projector.processorId, partition, { checkpoint, halted: halted.has(partition) });
     for (const partition of halted) if (!checkpoints.has(partition)) router.open(projector.processorId, partition, { checkpoint: null, halted: true });
     const feed = projectorFeed({
       projector,
@@ -118,6 +125,7 @@ export const openReaderSession = async (context: {
       mark: mark ?? BeforeFirstPosition,
       maxPartitionPending: options.maxPartitionPending,
       readBatchSize: options.readBatchSize,
+      removed,
       logger: options.logger,
     });
     // A partition being rebuilt is read for from its checkpoint (its start, after the reset) while the reader goes on for the others.
@@ -213,6 +221,10 @@ export const openReaderSession = async (context: {
         options.logger.info(`rebuild ${whole.id} of ${processorId}: done`, { processorId });
       }
     }
+    const tombstones = await readRemovedTenants(db);
+    const nowRemoved = new Set(tombstones.filter((tenant) => !tenant.restoring).map((tenant) => tenant.partition));
+    const changed = [...nowRemoved].filter((key) => !removed.has(key)).concat([...removed].filter((key) => !nowRemoved.has(key)));
+    if (changed.length > 0) return abort(`tenant(s) ${changed.join(', ')} removed or restored; starting again without (or with) them`);
     const requested = (await readRebuilds(db, { processorIds: marks.map((mark) => mark.feed.projector.processorId), open: true })).filter((row) => row.status === 'requested');
     if (requested.length > 0) abort(`rebuild of ${requested.map((row) => `${row.processorId}${row.partition === null ? '' : `/${row.partition}`}`).join(', ')} asked for; starting it`);
   };

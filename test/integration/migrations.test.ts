@@ -108,6 +108,7 @@ describe('migrations', () => {
         'distributary_partition_weights',
         'distributary_rebuilds',
         'distributary_relay_status',
+        'distributary_removed_tenants',
         'distributary_scheduler_snapshots',
       ]);
 

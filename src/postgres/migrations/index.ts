@@ -3,6 +3,7 @@ import type { Migration } from './migration.ts';
 import { status } from './0002_status.ts';
 import { adoptions } from './0003_adoptions.ts';
 import { rebuilds } from './0004_rebuilds.ts';
+import { removedTenants } from './0005_removed_tenants.ts';
 
 /** Every step, in the order they apply. A step once released never changes; a change is a new step. */
-export const migrations: readonly Migration[] = [initial, status, adoptions, rebuilds];
+export const migrations: readonly Migration[] = [initial, status, adoptions, rebuilds, removedTenants];
