@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import { asLogger, stderrLogger, type AnyLogger } from '../telemetry/pinoLogger.ts';
 import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
 import { DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
@@ -44,7 +45,8 @@ export type RelayOptions = {
   metrics?: { port: number; host?: string };
 };
 
-export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'stream' | 'lease' | 'nats' | 'metrics'>> & {
+export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'stream' | 'lease' | 'nats' | 'metrics' | 'logger'>> & {
+  logger: Logger;
   metrics?: { port: number; host: string };
   servers: string[];
   limits: (tenant: string) => Required<TenantStreamLimits>;

@@ -1,3 +1,4 @@
+import { readRemovedTenants } from '../postgres/readRemovedTenants.ts';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { abortWithReason } from '../core/abortWithReason.ts';
@@ -63,11 +64,30 @@ export const openRelaySession = async (context: {
 
   type Routed = { item: PositionedEvent; tenant: string; names: TenantStreamNames };
 
+  // Removed tenants, looked up again at most once a second: their events are not published, their streams go.
+  let removed = new Set<string>();
+  let removedAt = 0;
+  const passedOver = new Set<string>();
+  const removedTenants = async (): Promise<ReadonlySet<string>> => {
+    if (Date.now() - removedAt < 1000) return removed;
+    removedAt = Date.now();
+    const now = new Set((await readRemovedTenants(db)).filter((tenant) => !tenant.restoring).map((tenant) => tenant.partition));
+    for (const tenant of now) if (!removed.has(tenant)) await streams.remove(tenant);
+    removed = now;
+    return removed;
+  };
+
   /** Resolves every event's tenant and makes sure its stream exists, so that publishing never waits in between. */
   const route = async (items: PositionedEvent[]): Promise<Routed[]> => {
     const keyed: { item: PositionedEvent; tenant: string }[] = [];
+    const gone = await removedTenants();
     for (const item of items) {
       const key = resolvePartitionKey(options.partitionBy, item.event);
+      if (key.ok && gone.has(key.key)) {
+        if (!passedOver.has(key.key)) options.logger.info(`relay: events of removed tenant '${key.key}' are not published`, { partition: key.key });
+        passedOver.add(key.key);
+        continue;
+      }
       if (key.ok) {
         keyed.push({ item, tenant: key.key });
         continue;
@@ -178,6 +198,8 @@ export const openRelaySession = async (context: {
         });
     try {
       while (!signal.aborted) {
+        // Idle or not, a tenant removed loses its stream within a second or so.
+        await removedTenants();
         const current = prefetched ?? read(published ?? BeforeFirstPosition);
         const batch = await current.batch;
         prefetched = batch.more ? read(batch.last) : undefined;

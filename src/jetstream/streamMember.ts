@@ -20,6 +20,8 @@ import { refusal } from '../lifecycle/startRebuilds.ts';
 import { resetPartition } from '../lifecycle/resetPartition.ts';
 import { finishRebuild } from '../postgres/finishRebuild.ts';
 import { readRebuilds } from '../postgres/readRebuilds.ts';
+import { readRemovedTenants } from '../postgres/readRemovedTenants.ts';
+import { clearRemovedTenants } from '../lifecycle/clearRemovedTenants.ts';
 import { streamActivity } from './streamActivity.ts';
 import type { TenantRegistryEntry } from './tenantStreams.ts';
 import { membership } from '../postgres/membership.ts';
@@ -233,6 +235,31 @@ export const streamMember = (context: {
     }
   };
 
+  /**
+   * Removed tenants: their partitions are let go here (and not taken again), then whichever host
+   * gets there first cleans up after them; the leases it deletes fence any commit still coming. A
+   * restore is refused over JetStream: the tenant's stream no longer holds its past events.
+   */
+  const followRemovedTenants = async (): Promise<ReadonlySet<string>> => {
+    const tombstones = await readRemovedTenants(db);
+    if (tombstones.length === 0) return new Set();
+    for (const tenant of tombstones.filter((t) => t.restoring)) {
+      const reason = 'cannot restore over JetStream (its stream no longer holds its past events): restore it with an engine reading the store (transport in-process)';
+      await db.query('UPDATE distributary_removed_tenants SET restoring = false, error = $2 WHERE partition = $1 AND restoring', [tenant.partition, reason]);
+    }
+    const gone = new Set(tombstones.map((t) => t.partition));
+    const leaving = [...owned.values()].filter((lease) => gone.has(lease.partition));
+    for (const lease of leaving) {
+      owned.delete(partitionIdentity(lease.processorId, lease.partition));
+      lease.controller.abort();
+    }
+    await Promise.all(leaving.map((lease) => lease.loop));
+    for (const lease of leaving) router.release(lease.processorId, lease.partition);
+    if (leaving.length > 0) await leases.release(leaving).catch(() => undefined);
+    await clearRemovedTenants({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger });
+    return gone;
+  };
+
   const refuseRebuild = async (id: string, reason: string): Promise<void> => {
     const claimed = await db.query("UPDATE distributary_rebuilds SET status = 'running' WHERE id = $1::bigint AND status = 'requested'", [id]);
     if (claimed.rowCount !== 1) return;
@@ -278,9 +305,11 @@ export const streamMember = (context: {
       drop(lease);
     }
     for (const lease of await restartable()) void handOver(lease);
+    const gone = await followRemovedTenants();
     const wanted: { processorId: string; partition: string }[] = [];
     for (const processorId of projectorsById.keys())
       for (const tenant of tenants.keys()) {
+        if (gone.has(tenant)) continue;
         const key = partitionIdentity(processorId, tenant);
         const mine = ownerOf(key) === hostId;
         const lease = owned.get(key);

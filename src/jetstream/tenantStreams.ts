@@ -14,6 +14,13 @@ export type TenantRegistryEntry = { tenant: string; stream: string; subjects: st
 export const tenantStreams = (jsm: JetStreamManager, registry: KV, options: ResolvedRelayOptions) => {
   const known = new Map<string, TenantStreamNames>();
   return {
+    /** A removed tenant: its stream (and its consumers) and its registry entry go; idempotent. */
+    async remove(tenant: string): Promise<void> {
+      const names = tenantStreamNames(options.app, tenant);
+      await jsm.streams.delete(names.stream).catch(() => undefined);
+      await registry.delete(names.token).catch(() => undefined);
+      known.delete(tenant);
+    },
     /** Tenant streams this process has published to. */
     count: (): number => known.size,
     async ensure(tenant: string): Promise<TenantStreamNames> {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, silentLogger, tenants, type ProjectionEngine } from '../../src/index.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { projectionEngine, relay, silentLogger, tenantStreamNames, tenants, type ProjectionEngine } from '../../src/index.ts';
+import { connectNats, natsUrl, uniqueApp } from '../support/nats.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
@@ -64,6 +66,53 @@ describe('a tenant leaving', () => {
       expect((await operations.list()).find((t) => t.partition === 'tenant-2')).toMatchObject({ removed: false });
     } finally {
       await engine.stop();
+      await operations.close();
+    }
+  });
+});
+
+describe('a tenant leaving over JetStream', () => {
+  const database = useTestDatabase();
+
+  it('loses its stream and consumers and its partitions on every host, the others go on, and a restore is refused saying how', async () => {
+    const { connectionString, db } = database;
+    const app = uniqueApp();
+    const operations = tenants({ connectionString });
+    await appendLedgerEvents(connectionString, { tenants: 5, carts: 20, events: 800, seed: 131 });
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const host = (hostId: string) =>
+      projectionEngine({ connectionString, projectors: module('restorableLedger'), hostId, logger: silentLogger, lease: { group: app, timeoutMs: 3000 }, transport: { type: 'jetstream', servers: natsUrl(), app } });
+    const engines = [host('host-a'), host('host-b')];
+    await shopRelay.start();
+    const nc = await connectNats();
+    try {
+      for (const engine of engines) await engine.start();
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      const stream = tenantStreamNames(app, 'tenant-1').stream;
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(stream)).state.messages).toBeGreaterThan(0);
+
+      const removed = await operations.remove('tenant-1', { purgeReadModels: true });
+      expect(removed).toMatchObject({ partition: 'tenant-1', error: null });
+      expect(removed.removedAt).not.toBeNull();
+      await waitUntil('the tenant stream is deleted', async () => (await jsm.streams.info(stream).then(() => false, () => true)), 10_000, 100);
+      expect(only(await readModelTotals(db, 'ledger-rebuild'), 'tenant-1').size).toBe(0);
+
+      await appendLedgerEvents(connectionString, { tenants: 5, carts: 20, events: 400, seed: 132 });
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await engines[0]!.whenCaughtUp({ timeoutMs: 60_000 });
+      const fold = await foldFromStore(db);
+      expect(without(await readModelTotals(db, 'ledger-rebuild'), 'tenant-1')).toEqual(without(fold, 'tenant-1'));
+      expect(only(await readModelTotals(db, 'ledger-rebuild'), 'tenant-1').size).toBe(0);
+      expect(await jsm.streams.info(stream).then(() => 'exists', () => 'gone')).toBe('gone');
+      for (const engine of engines) expect(engine.status().projectors[0]!.partitions.some((p) => p.partition === 'tenant-1')).toBe(false);
+
+      await expect(operations.restore('tenant-1')).rejects.toThrow(/cannot restore over JetStream/);
+    } finally {
+      await nc.close();
+      for (const engine of engines) await engine.stop();
+      await shopRelay.stop();
       await operations.close();
     }
   });
