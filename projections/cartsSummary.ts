@@ -41,6 +41,8 @@ export const cartsSummaryBatchProjection = (collectionName: string) =>
     evolve: evolveCartSummary,
     canHandle: ['ProductItemAdded', 'ShoppingCartConfirmed'],
     initialState: emptyCartSummary,
+    // Documents name their tenant: one tenant's can be deleted, and rebuilt.
+    partitionField: 'tenant',
   });
 
 /** The same projection, partitioned by tenant: carts of one tenant in order, tenants in parallel. */

@@ -137,6 +137,13 @@ const checkFunction = <F>(name: string, value: F): F => {
   throw new ConfigurationError(`partitionedProjector: options.${name} must be a function, got ${typeof value}`);
 };
 
+/** The projector's own `truncatePartition`, or the one its projection brings (`pongoBatchProjection` with `partitionField`). */
+const truncatePartitionOf = (options: { truncatePartition?: unknown; projection: unknown }): { truncatePartition?: PartitionedProjector['truncatePartition'] } => {
+  if (options.truncatePartition !== undefined) return { truncatePartition: checkFunction('truncatePartition', options.truncatePartition as PartitionedProjector['truncatePartition']) };
+  const fromProjection = (options.projection as { truncatePartition?: unknown }).truncatePartition;
+  return typeof fromProjection === 'function' ? { truncatePartition: fromProjection as PartitionedProjector['truncatePartition'] } : {};
+};
+
 const checkAdopt = (adopt: unknown): 'emmett-checkpoint' | 'rebuild' => {
   if (adopt === 'emmett-checkpoint' || adopt === 'rebuild') return adopt;
   throw new ConfigurationError(`partitionedProjector: options.adopt must be 'emmett-checkpoint' or 'rebuild', got ${JSON.stringify(adopt)}`);
@@ -185,7 +192,7 @@ export const partitionedProjector = <EventType extends Event>(
     },
     handles: new Set(projection.canHandle),
     ...(options.adopt === undefined ? {} : { adopt: checkAdopt(options.adopt) }),
-    ...(options.truncatePartition === undefined ? {} : { truncatePartition: checkFunction('truncatePartition', options.truncatePartition) }),
+    ...truncatePartitionOf(options),
   };
 };
 

@@ -1,5 +1,5 @@
 import { deepEquals, type Event, type ReadEvent } from '@event-driven-io/emmett';
-import { postgreSQLProjection, type PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
+import { postgreSQLProjection, type PostgreSQLProjectionHandlerContext, type PostgresReadEventMetadata } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { ConfigurationError } from '../core/errors.ts';
 import { toJson } from '../core/toJson.ts';
@@ -14,6 +14,12 @@ export type PongoBatchProjectionOptions<Doc extends Document, E extends Event> =
   /** As in `pongoSingleStreamProjection`: the next document, or null to delete it. */
   evolve: (document: Doc, event: ReadEvent<E, PostgresReadEventMetadata>) => Doc | null;
   initialState: () => Doc;
+  /**
+   * The document field that holds the partition key (e.g. `'tenant'`): the projection can then delete
+   * one partition's documents itself, so its projector can rebuild one partition without a
+   * `truncatePartition` of its own.
+   */
+  partitionField?: string;
 };
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -42,11 +48,17 @@ export const pongoBatchProjection = <Doc extends Document, E extends Event>(opti
   if (typeof options.collectionName !== 'string' || !identifier.test(options.collectionName))
     throw new ConfigurationError(`pongoBatchProjection: collectionName must be a plain SQL identifier, got ${JSON.stringify(options.collectionName)}`);
   const table = `"${options.collectionName}"`;
-  return postgreSQLProjection<E>({
+  const { partitionField } = options;
+  if (partitionField !== undefined && (typeof partitionField !== 'string' || partitionField.length === 0))
+    throw new ConfigurationError(`pongoBatchProjection: partitionField must be a document field name, got ${JSON.stringify(partitionField)}`);
+  const projection = postgreSQLProjection<E>({
     name: options.collectionName,
     canHandle: options.canHandle,
     init: async ({ context }) => {
       await context.connection.client.query(createCollectionSql(table));
+    },
+    truncate: async (context) => {
+      await context.connection.client.query(`DELETE FROM ${table}`);
     },
     handle: async (events, context) => {
       const client = context.connection.client;
@@ -93,4 +105,12 @@ export const pongoBatchProjection = <Doc extends Document, E extends Event>(opti
       );
     },
   });
+  if (partitionField === undefined) return projection;
+  return {
+    ...projection,
+    /** Deletes the documents whose `partitionField` holds `partition`. */
+    truncatePartition: async (partition: string, context: PostgreSQLProjectionHandlerContext): Promise<void> => {
+      await context.connection.client.query(`DELETE FROM ${table} WHERE data ->> $1 = $2`, [partitionField, partition]);
+    },
+  };
 };
