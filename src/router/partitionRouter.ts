@@ -7,6 +7,7 @@ import { comparePositions, isCovered, type Position } from '../core/position.ts'
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import type { PartitionEvents, ProcessorReport } from '../workers/messages.ts';
+import type { AppliedBatch } from '../tracing/batchSpans.ts';
 import type { ThreadPool } from '../workers/threadPool.ts';
 import type { PartitionStatus, ProjectorStatus } from './status.ts';
 
@@ -14,20 +15,6 @@ import type { PartitionStatus, ProjectorStatus } from './status.ts';
 export type PartitionStart = { checkpoint: Position | null; lease?: { epoch: number; since: Date }; halted?: boolean };
 
 export type StoppedPartition = { processorId: string; partition: string; state: 'halted' | 'fenced' };
-
-/** A commit as telemetry sees it: the events it applied, its transaction's timing, their trace contexts. */
-export type AppliedBatch = {
-  processorId: string;
-  partition: string;
-  firstPosition: bigint;
-  lastPosition: bigint;
-  events: number;
-  groupSize: number;
-  startedAt: number;
-  durationMs: number;
-  /** `traceparent` of the applied events that carry one in their metadata. */
-  traceparents: string[];
-};
 
 /** Hooks telemetry hangs on a router: ownership changes and applied batches (only when `wantsBatches()`, which collecting trace contexts costs). */
 export type RouterObserver = {

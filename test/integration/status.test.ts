@@ -3,16 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { deadLetters, projectionEngine, readStatus, silentLogger } from '../../src/index.ts';
 import { startChildEngine } from '../support/childEngine.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { sample } from '../support/prometheus.ts';
 import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/policyLedgers.ts', import.meta.url);
 
-/** The value of one series in Prometheus text, or undefined. */
-const sample = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 describe('the status model', () => {
   const database = useTestDatabase();

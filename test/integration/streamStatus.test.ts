@@ -2,15 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { projectionEngine, readStatus, relay, silentLogger } from '../../src/index.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { natsUrl, uniqueApp } from '../support/nats.ts';
+import { sample } from '../support/prometheus.ts';
 import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
 
-const sample = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 describe('the status model over JetStream', () => {
   const database = useTestDatabase();
