@@ -26,7 +26,7 @@ export { RelayHeaders } from './jetstream/streamNames.ts';
 export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
 export { readStatus } from './status/readStatus.ts';
-export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth } from './status/statusModel.ts';
+export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth, RebuildView, RebuildStatus } from './status/statusModel.ts';
 export { withTraceContext, parseTraceparent } from './tracing/traceContext.ts';
 export { dashboardServer, type DashboardServer } from './dashboard/dashboardServer.ts';
 export type { DashboardServerOptions } from './dashboard/dashboardOptions.ts';

@@ -7,7 +7,8 @@ import type { ProjectionEngine } from '../engine/projectionEngine.ts';
 import { countStoreEvents } from '../postgres/countStoreEvents.ts';
 import { readLastPosition } from '../postgres/readLastPosition.ts';
 import type { EngineStatus } from '../router/status.ts';
-import { duration } from './statusReport.ts';
+import { rateMeter } from './rateMeter.ts';
+import { duration } from './duration.ts';
 
 /*
  * What `distributary run` shows while its engine catches up:
@@ -69,17 +70,6 @@ const groupProbe = (engine: ProjectionEngine): Probe => {
       total = applied + partitions.reduce((sum, p) => sum + p.lag, 0);
       return Promise.resolve(applied);
     },
-  };
-};
-
-/** Events per second over the last few seconds of samples. */
-const rateMeter = (windowMs: number) => {
-  const samples: { at: number; done: number }[] = [];
-  return (done: number, at = Date.now()): number => {
-    samples.push({ at, done });
-    while (samples.length > 2 && samples[0]!.at < at - windowMs) samples.shift();
-    const first = samples[0]!;
-    return at > first.at ? ((done - first.done) * 1000) / (at - first.at) : 0;
   };
 };
 

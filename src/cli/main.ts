@@ -12,9 +12,18 @@ import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLe
 import { listPartitionWeights, storePartitionWeight } from '../postgres/partitionWeights.ts';
 import { readSchedulerSnapshots } from '../postgres/schedulerSnapshots.ts';
 import { SnapshotEveryMs } from '../router/schedulerUpkeep.ts';
+import { DistributaryError } from '../core/errors.ts';
+import { isKnownProjector } from '../postgres/isKnownProjector.ts';
+import { readRebuildProgress } from '../postgres/readRebuildProgress.ts';
+import { requestRebuild } from '../postgres/requestRebuild.ts';
 import { readStatus } from '../status/readStatus.ts';
+import { rebuildView } from '../status/rebuildView.ts';
+import type { RebuildView } from '../status/statusModel.ts';
 import { catchUpProgress } from './catchUpProgress.ts';
+import { duration } from './duration.ts';
+import { followRebuild } from './followRebuild.ts';
 import { printTable } from './printTable.ts';
+import { percent, rebuildHeaders, rebuildRow, rebuildTarget } from './rebuildTable.ts';
 import { refreshEvery } from './refreshEvery.ts';
 import { statusReport } from './statusReport.ts';
 import { commandUsage, isCommand, usage, usageOf, type CommandName } from './usage.ts';
@@ -48,6 +57,8 @@ const parse = () => {
         watch: { type: 'boolean' },
         interval: { type: 'string' },
         limit: { type: 'string' },
+        timeout: { type: 'string' },
+        'no-wait': { type: 'boolean' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         'dashboard-port': { type: 'string' },
@@ -300,6 +311,88 @@ const scheduler = (): Promise<void> => {
   });
 };
 
+/** Refuses the flags of the other form of a command: `rebuild list` and `rebuild <projector>` take different ones. */
+const refuseFlags = (form: string, flags: readonly Flag[]): void => {
+  const given = flags.filter((flag) => values[flag] !== undefined);
+  if (given.length > 0) fail(`${form} does not take ${given.map((flag) => `--${flag}`).join(', ')}`, 'rebuild');
+};
+
+const rebuildList = (): Promise<void> => {
+  if (positionals.length > 2) fail(`rebuild list takes no more arguments, got '${positionals.slice(2).join(' ')}'`, 'rebuild');
+  refuseFlags('rebuild list', ['partition', 'no-wait', 'timeout']);
+  const limit = numberFlag('limit', { integer: true, min: 0 }) ?? 50;
+  return withDatabase(async (db) => {
+    const rows = await readRebuildProgress(db, { processorId: values.projector, limit: limit + 1 });
+    printTable(rebuildHeaders, rows.slice(0, limit).map((row) => rebuildRow(rebuildView(row))));
+    if (rows.length > limit) process.stdout.write(`... and older ones (a larger --limit lists them)\n`);
+  });
+};
+
+const rebuild = (): Promise<void> => {
+  const processorId = positionals[1] ?? fail('rebuild needs a projector id (or list)', 'rebuild');
+  if (processorId === 'list') return rebuildList();
+  if (positionals.length > 2) fail(`rebuild takes one projector id, got '${positionals.slice(1).join(' ')}'`, 'rebuild');
+  refuseFlags('rebuild <projector>', ['projector', 'limit']);
+  const wait = values['no-wait'] !== true;
+  const timeoutSeconds = numberFlag('timeout', { min: 0, above: true });
+  if (!wait && timeoutSeconds !== undefined) fail('--timeout is how long to wait: it does not go with --no-wait', 'rebuild');
+  const partition = values.partition ?? null;
+  return withDatabase(async (db) => {
+    if (!(await isKnownProjector(db, processorId)))
+      throw new DistributaryError(`no projector '${processorId}' has run against this database (it has no status, checkpoints or marks): check the id`);
+    const id = await requestRebuild(db, { processorId, partition });
+    const what = `rebuild ${id} of ${rebuildTarget({ processorId, partition })}`;
+    if (!wait) {
+      process.stdout.write(`${what} requested; distributary rebuild list shows how it goes\n`);
+      return;
+    }
+    // Ctrl-C stops following, not the rebuild: that runs on the host that owns the work.
+    const stopping = new AbortController();
+    const stop = (): void => stopping.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const followed = await followRebuild({
+        db,
+        id,
+        processorId,
+        terminal: process.stderr.isTTY,
+        out: process.stderr,
+        lineEveryMs: 2000,
+        tickMs: 250,
+        timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
+        signal: stopping.signal,
+      });
+      const state = (view: RebuildView | undefined): string =>
+        view === undefined ? '' : ` (${view.status}${view.status === 'running' ? `, ${percent(view.progress)}` : ''})`;
+      switch (followed.outcome) {
+        case 'done':
+          process.stdout.write(`${what} done: ${followed.rebuild.replayed.toLocaleString('en-US')} events replayed in ${duration(followed.seconds)}\n`);
+          return;
+        case 'failed':
+          process.stderr.write(`distributary rebuild: ${what} failed: ${followed.rebuild.error ?? 'no reason given'}\n`);
+          process.exitCode = 1;
+          return;
+        case 'gone':
+          process.stderr.write(`distributary rebuild: ${what} is gone: its row was deleted\n`);
+          process.exitCode = 1;
+          return;
+        case 'timed out':
+          process.stderr.write(`distributary rebuild: ${what} not done within ${duration(timeoutSeconds ?? 0)}${state(followed.rebuild)}; it goes on: distributary rebuild list shows it\n`);
+          process.exitCode = 1;
+          return;
+        case 'stopped':
+          process.stderr.write(`stopped following ${what}${state(followed.rebuild)}; it goes on: distributary rebuild list shows it\n`);
+          process.exitCode = 130;
+          return;
+      }
+    } finally {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+  });
+};
+
 const commands: Record<CommandName, () => Promise<void>> = {
   run,
   relay: runRelay,
@@ -308,6 +401,7 @@ const commands: Record<CommandName, () => Promise<void>> = {
   weights,
   scheduler,
   'dead-letters': deadLetters,
+  rebuild,
 };
 
 if (values.help === true || commandName === undefined) {

@@ -1,19 +1,9 @@
 import type { HostView, PartitionView, RelayView, StatusModel } from '../status/statusModel.ts';
+import { duration } from './duration.ts';
 import { formatTable } from './printTable.ts';
+import { rebuildHeaders, rebuildRow } from './rebuildTable.ts';
 
 const count = (n: number): string => n.toLocaleString('en-US');
-
-const pad2 = (n: number): string => String(n).padStart(2, '0');
-
-/** `0s`, `0.4s`, `12s`, `4m 05s`, `2h 03m`, `3d 04h`: exact where it matters, short where it does not. */
-export const duration = (seconds: number): string => {
-  if (seconds < 10) return `${Math.round(seconds * 10) / 10}s`;
-  const whole = Math.round(seconds);
-  if (whole < 60) return `${whole}s`;
-  if (whole < 3600) return `${Math.floor(whole / 60)}m ${pad2(whole % 60)}s`;
-  if (whole < 86_400) return `${Math.floor(whole / 3600)}h ${pad2(Math.floor(whole / 60) % 60)}m`;
-  return `${Math.floor(whole / 86_400)}d ${pad2(Math.floor(whole / 3600) % 24)}h`;
-};
 
 const megabytes = (bytes: number): string => (bytes === 0 ? '' : `${(bytes / 2 ** 20).toFixed(1)} MB`);
 
@@ -87,7 +77,7 @@ const section = (title: string, headers: string[], rows: string[][]): string[] =
 
 /**
  * The status model as text for operators: hosts, projectors, the `limit` partitions with the most lag
- * (saying how many more there are), relays. One string per line.
+ * (saying how many more there are), relays, and rebuilds when there are any. One string per line.
  */
 export const statusReport = (model: StatusModel, options: { limit: number }): string[] => {
   const shown = model.partitions.slice(0, options.limit);
@@ -128,5 +118,6 @@ export const statusReport = (model: StatusModel, options: { limit: number }): st
     ...(shown.length > 0 && more > 0 ? [`... and ${plural(more, 'more partition')} (--limit ${model.partitions.length} shows all)`] : []),
     '',
     ...section('relays', ['app', 'host', 'state', 'position', 'store head', 'lag events', 'lag', 'streams', 'published', 'heartbeat age'], model.relays.map(relayRow)),
+    ...(model.rebuilds.length === 0 ? [] : ['', ...section('rebuilds, open or finished in the last hour', [...rebuildHeaders], model.rebuilds.map(rebuildRow))]),
   ];
 };

@@ -20,7 +20,7 @@ export const commandUsage = {
       events delivered to this host.
       --metrics-port serves Prometheus metrics at /metrics and this host's live status at /status
       (on --metrics-host, default 127.0.0.1; 0 picks a free port). --dashboard-port serves the
-      dashboard from this process on 127.0.0.1; --dashboard-token enables its retry and discard buttons.
+      dashboard from this process on 127.0.0.1; --dashboard-token enables its retry, discard and rebuild buttons.
       Logs are JSON lines (pino) on stderr: warnings and errors, and with --verbose also sessions
       starting and partitions handed over.
 `,
@@ -40,6 +40,7 @@ export const commandUsage = {
       they are alive, per projector lag and states, the --limit partitions most behind (default 50)
       with lag in events and time, state, checkpoint, head, owner and thread, dead letters and weight,
       and relays. A partition whose host stopped or went silent shows 'no live owner'.
+      Rebuilds open or finished in the last hour follow when there are any.
       --json prints the status model as JSON. --watch shows it again every --interval seconds
       (default 2) until Ctrl-C: in place on a terminal, one after another otherwise (with --json, one
       JSON document per line).
@@ -48,9 +49,10 @@ export const commandUsage = {
   dashboard: {
     flags: ['port', 'host', 'token'],
     text: `  distributary dashboard [--port <n>] [--host <h>] [--token <t>] [--database-url <url>]
-      Serve the live dashboard (status, lag over time, dead letters) until SIGINT/SIGTERM, on --host
-      (default 127.0.0.1) and --port (default 4400; 0 picks a free one). With --token, requests
-      carrying it as a bearer token can retry and discard dead letters; without, it only reads.
+      Serve the live dashboard (status, lag over time, dead letters, rebuilds) until SIGINT/SIGTERM,
+      on --host (default 127.0.0.1) and --port (default 4400; 0 picks a free one). With --token,
+      requests carrying it as a bearer token can retry and discard dead letters and rebuild
+      partitions or projectors; without, it only reads.
 `,
   },
   weights: {
@@ -75,6 +77,21 @@ export const commandUsage = {
       Apply again: a halted partition resumes from its dead letter; a skipped event is applied on its own.
   distributary dead-letters discard --id <id> --reason <text> [--database-url <url>]
       Give up on one; a partition halted in front of it moves past it.
+`,
+  },
+  rebuild: {
+    flags: ['partition', 'no-wait', 'timeout', 'projector', 'limit'],
+    text: `  distributary rebuild <projector> [--partition <key>] [--no-wait] [--timeout <s>] [--database-url <url>]
+      Rebuild one partition (its rows deleted through the projector's truncatePartition, its
+      checkpoint reset, its events replayed while the others keep running) or, without --partition,
+      the whole projector (its projection's truncate, then every event). The host reading the store
+      for the projector carries it out. Follows it until done: a bar with rate and ETA on a terminal,
+      a line every 2 s otherwise (progress in global positions up to the store's head when it
+      started). Exits 0 when done, 1 with the reason when it failed or is not done within --timeout
+      seconds (default: no limit); Ctrl-C stops following, not the rebuild. --no-wait only asks.
+  distributary rebuild list [--projector <id>] [--limit <n>] [--database-url <url>]
+      Rebuilds, newest first (default 50): status, progress, when requested, how long they took,
+      events replayed and why one failed.
 `,
   },
 } as const;

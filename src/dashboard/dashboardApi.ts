@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { DistributaryError } from '../core/errors.ts';
 import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
+import { isKnownProjector } from '../postgres/isKnownProjector.ts';
+import { requestRebuild } from '../postgres/requestRebuild.ts';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
 import { retryDeadLetters } from '../postgres/retryDeadLetters.ts';
 import { readStatus } from '../status/readStatus.ts';
@@ -15,6 +17,8 @@ export type DashboardApi = {
   deadLetters(query: URLSearchParams): Promise<Reply>;
   retry(id: string, authorization: string | undefined): Promise<Reply>;
   discard(id: string, authorization: string | undefined, body: unknown): Promise<Reply>;
+  /** Asks for a rebuild of `{ processorId, partition? }` (the whole projector without partition); answers 202 with its id. */
+  rebuild(authorization: string | undefined, body: unknown): Promise<Reply>;
 };
 
 const statuses: readonly DeadLetterRow['status'][] = ['halted', 'skipped', 'retry', 'resolved', 'discarded'];
@@ -26,16 +30,17 @@ const refused = (status: number, error: string, headers?: Record<string, string>
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
-/** The JSON and the dashboard's actions over one pool; retry and discard need `token`, when there is one. */
+/** The JSON and the dashboard's actions over one pool; retry, discard and rebuild need `token`, when there is one. */
 export const dashboardApi = (db: pg.Pool, settings: { token: string | undefined; refreshMs: number }): DashboardApi => {
   const expected = settings.token === undefined ? undefined : digest(settings.token);
 
   /** Null when allowed; comparing digests keeps the comparison's time independent of the token. */
   const authorize = (authorization: string | undefined): Reply | null => {
     if (expected === undefined)
-      return refused(403, 'the dashboard was started without a token: retrying and discarding dead letters are disabled; start it with a token to enable them');
+      return refused(403, 'the dashboard was started without a token: retrying and discarding dead letters and rebuilding are disabled; start it with a token to enable them');
     const presented = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
-    if (presented === undefined) return refused(401, 'retrying and discarding need the token: send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
+    if (presented === undefined)
+      return refused(401, 'retrying, discarding and rebuilding need the token: send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
     if (!timingSafeEqual(digest(presented), expected)) return refused(401, 'wrong token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
     return null;
   };
@@ -87,6 +92,21 @@ export const dashboardApi = (db: pg.Pool, settings: { token: string | undefined;
         throw error;
       }
       return { status: 200, json: { discarded: id } };
+    },
+
+    rebuild: async (authorization, body) => {
+      const refusal = authorize(authorization);
+      if (refusal !== null) return refusal;
+      const object = typeof body === 'object' && body !== null ? body : {};
+      const processorId = 'processorId' in object ? object.processorId : undefined;
+      const partition = 'partition' in object ? object.partition : undefined;
+      if (typeof processorId !== 'string' || processorId === '')
+        return refused(400, 'a rebuild needs the projector: send {"processorId": "...", "partition": "..."} (without partition, the whole projector)');
+      if (partition !== undefined && partition !== null && (typeof partition !== 'string' || partition === ''))
+        return refused(400, 'partition must be a partition key (a non-empty string), or left out to rebuild the whole projector');
+      if (!(await isKnownProjector(db, processorId))) return refused(400, `no projector '${processorId}' has run against this database: nothing to rebuild`);
+      const id = await requestRebuild(db, { processorId, partition: partition ?? null });
+      return { status: 202, json: { id, processorId, partition: partition ?? null } };
     },
   };
 };

@@ -11,7 +11,7 @@ export type DashboardServerOptions = {
   /** Address to listen on. Anything but a loopback address shows the status to the network. @default '127.0.0.1' */
   host?: string;
   /**
-   * Enables retrying and discarding dead letters from the page: requests must carry it as
+   * Enables retrying and discarding dead letters and rebuilding from the page: requests must carry it as
    * `Authorization: Bearer <token>`. Without it the dashboard only reads. @default undefined
    */
   token?: string;

@@ -52,6 +52,10 @@ const route = async (api: DashboardApi, assets: Map<string, Asset>, request: Inc
     const authorization = request.headers.authorization;
     return verb === 'retry' ? api.retry(id, authorization) : api.discard(id, authorization, await readJsonBody(request));
   }
+  if (url.pathname === '/api/rebuilds') {
+    if (method !== 'POST') return { status: 405, json: { error: `${url.pathname} answers POST` }, headers: { Allow: 'POST' } };
+    return api.rebuild(request.headers.authorization, await readJsonBody(request));
+  }
   const asset = assets.get(url.pathname);
   const read = asset !== undefined || ['/api/settings', '/api/status', '/api/dead-letters'].includes(url.pathname);
   if (!read) return { status: 404, json: { error: `no route ${url.pathname}` } };
@@ -78,7 +82,7 @@ const send = (request: IncomingMessage, response: ServerResponse, answer: Reply 
 /**
  * The live dashboard: one page over the status engines and relays write every second, and the
  * dead letters, from any machine with the database. Reading needs nothing; retrying and discarding
- * dead letters need the token it was started with. Serves on node:http alone; a failing request
+ * dead letters and asking for rebuilds need the token it was started with. Serves on node:http alone; a failing request
  * answers 500 with the error's message and leaves the server running.
  */
 export const dashboardServer = async (options: DashboardServerOptions): Promise<DashboardServer> => {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readRebuildProgress, type RebuildProgressRow } from './readRebuildProgress.ts';
 
 export type StatusRows = {
   takenAt: Date;
@@ -15,6 +16,7 @@ export type StatusRows = {
     app: string; host_id: string; position: string | null; store_head: string | null; lag_events: string; lag_seconds: number; streams: number;
     published: string; alive: boolean; heartbeat_age: number; stopped_at: Date | null;
   }[];
+  rebuilds: RebuildProgressRow[];
 };
 
 const alive = (h: string): string =>
@@ -23,9 +25,10 @@ const alive = (h: string): string =>
 /**
  * What engines and relays last wrote, in one snapshot, with ages taken on the database's clock (the
  * clock the heartbeats were written with): hosts alive or not, partitions with their open dead
- * letters and weights, relays with the store's head and the age of the first event not published.
+ * letters and weights, relays with the store's head and the age of the first event not published,
+ * rebuilds open or finished within `rebuildsFinishedWithinSeconds` with how far the running ones are.
  */
-export const readStatusRows = async (db: pg.Pool, filter: { processorId?: string }): Promise<StatusRows> => {
+export const readStatusRows = async (db: pg.Pool, filter: { processorId?: string; rebuildsFinishedWithinSeconds: number }): Promise<StatusRows> => {
   const client = await db.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -64,8 +67,9 @@ export const readStatusRows = async (db: pg.Pool, filter: { processorId?: string
          LEFT JOIN LATERAL (SELECT max(global_position) AS global FROM emt_messages WHERE partition = 'emt:default') head ON TRUE
         ORDER BY r.app`,
     );
+    const rebuilds = await readRebuildProgress(client, { processorId: filter.processorId, finishedWithinSeconds: filter.rebuildsFinishedWithinSeconds });
     await client.query('COMMIT');
-    return { takenAt: now.rows[0]!.now, hosts: hosts.rows, partitions: partitions.rows, relays: relays.rows };
+    return { takenAt: now.rows[0]!.now, hosts: hosts.rows, partitions: partitions.rows, relays: relays.rows, rebuilds };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

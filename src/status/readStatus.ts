@@ -1,6 +1,10 @@
 import type pg from 'pg';
 import { readStatusRows } from '../postgres/readStatusRows.ts';
+import { rebuildView } from './rebuildView.ts';
 import type { HostView, PartitionHealth, PartitionView, ProjectorView, RelayView, StatusModel } from './statusModel.ts';
+
+/** Finished rebuilds stay in the status this long. */
+export const RebuildsShownForSeconds = 3600;
 
 /** A partition applying events whose oldest waiting event is older than this is catching up, not just running. */
 export const CatchingUpAfterSeconds = 5;
@@ -43,7 +47,7 @@ const seconds = (value: number | null): number => Math.round((value ?? 0) * 1000
  * needs to run in the process.
  */
 export const readStatus = async (db: pg.Pool, options: { processorId?: string } = {}): Promise<StatusModel> => {
-  const rows = await readStatusRows(db, options);
+  const rows = await readStatusRows(db, { ...options, rebuildsFinishedWithinSeconds: RebuildsShownForSeconds });
   const owned = new Map<string, number>();
   const partitions = rows.partitions
     .map((row): PartitionView => {
@@ -103,5 +107,5 @@ export const readStatus = async (db: pg.Pool, options: { processorId?: string } 
       ...(row.stopped_at === null ? {} : { stoppedAt: row.stopped_at.toISOString() }),
     }),
   );
-  return { takenAt: rows.takenAt.toISOString(), hosts, projectors: summarize(partitions), partitions, relays };
+  return { takenAt: rows.takenAt.toISOString(), hosts, projectors: summarize(partitions), partitions, relays, rebuilds: rows.rebuilds.map(rebuildView) };
 };

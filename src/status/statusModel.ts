@@ -87,6 +87,39 @@ export type RelayView = {
   stoppedAt?: string;
 };
 
+/**
+ * - `requested`: asked for; the host reading the store for the projector starts it within a mark interval;
+ * - `running`: its read models were reset and its events are being replayed;
+ * - `done`: replayed through the store's head at its start;
+ * - `failed`: not carried out (`error` says why, e.g. a projector without `truncatePartition`).
+ */
+export type RebuildStatus = 'requested' | 'running' | 'done' | 'failed';
+
+export type RebuildView = {
+  id: string;
+  processorId: string;
+  /** The partition rebuilt; null when the whole projector is. */
+  partition: string | null;
+  status: RebuildStatus;
+  requestedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** The store's head (global position) when it started: it is done once replayed through it. */
+  through: string | null;
+  /** While running: the partition's checkpoint, or for a whole projector its lowest low-water mark; null before the first commit. */
+  position: string | null;
+  /**
+   * From 0 to 1: how far `position` has come from the store's first event to `through`, in global
+   * positions, not in events (a partition's events cannot be counted without reading them all).
+   * A partition's last event usually lies before `through`, so its rebuild may end short of 1.
+   * 0 while requested, 1 once done, null when it failed.
+   */
+  progress: number | null;
+  /** Events it applied; counted when it ends. */
+  replayed: number;
+  error: string | null;
+};
+
 export type StatusModel = {
   takenAt: string;
   hosts: HostView[];
@@ -94,4 +127,6 @@ export type StatusModel = {
   /** Most lag first (seconds, then events). */
   partitions: PartitionView[];
   relays: RelayView[];
+  /** Rebuilds requested or running, and those finished in the last hour; newest first. */
+  rebuilds: RebuildView[];
 };

@@ -5,11 +5,13 @@ import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { dashboardServer } from '../../src/dashboard/dashboardServer.ts';
 import { deadLetters, projectionEngine, silentLogger } from '../../src/index.ts';
+import { readRebuilds } from '../../src/postgres/readRebuilds.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { waitUntil } from '../support/waitUntil.ts';
-import { appendLedgerEvents } from '../support/workload.ts';
+import { appendLedgerEvents, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
 const projectors = new URL('../support/projections/hashLedger.ts', import.meta.url);
+const rebuildProjectors = new URL('../support/projections/rebuildLedgers.ts', import.meta.url);
 const outputDirectory = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const token = 'dashboard-test-token';
 const tenants = ['tenant-0', 'tenant-1', 'tenant-2', 'tenant-3'];
@@ -35,6 +37,10 @@ const shown = (page: Page) =>
       throughput: number('throughput'),
       partitions: rows('partition-row'),
       deadLetters: rows('dead-letter-row'),
+      rebuilds: rows('rebuild-row'),
+      rebuildButtons: [...document.querySelectorAll('[data-testid="rebuild-button"], [data-testid="rebuild-all-button"]')].map((button) =>
+        button.disabled === true ? 'disabled' : 'enabled',
+      ),
       lagLegend: document.querySelector('[data-testid="lag-chart"] .u-legend')?.textContent ?? '',
       message: document.querySelector('[data-testid="message"]')?.textContent ?? '',
       actionsNote: document.querySelector('[data-testid="actions-note"]')?.textContent ?? '',
@@ -185,6 +191,23 @@ describe('the dashboard', () => {
         body: { error: 'no dead letter with id 999999' },
       });
       expect(await post(dashboard.url, 'api/dead-letters/abc/retry', token)).toMatchObject({ status: 400 });
+
+      // Rebuilds: behind the same token; the projector must be one that ran here (ledger-hash, in the test above).
+      expect(await post(dashboard.url, 'api/rebuilds', undefined, { processorId: 'ledger-hash' })).toMatchObject({ status: 401 });
+      expect(await post(dashboard.url, 'api/rebuilds', 'not-the-token', { processorId: 'ledger-hash' })).toEqual({ status: 401, body: { error: 'wrong token' } });
+      const rebuildRefused = await post(readOnly.url, 'api/rebuilds', token, { processorId: 'ledger-hash' });
+      expect(rebuildRefused.status).toBe(403);
+      expect(rebuildRefused.body.error).toContain('started without a token');
+      const noProjector = await post(dashboard.url, 'api/rebuilds', token, {});
+      expect(noProjector.status).toBe(400);
+      expect(noProjector.body.error).toContain('a rebuild needs the projector');
+      expect(await post(dashboard.url, 'api/rebuilds', token, { processorId: 'ledger-hash', partition: 7 })).toMatchObject({ status: 400 });
+      expect(await post(dashboard.url, 'api/rebuilds', token, { processorId: 'no-such-projector' })).toEqual({
+        status: 400,
+        body: { error: "no projector 'no-such-projector' has run against this database: nothing to rebuild" },
+      });
+      expect(await call(dashboard.url, 'api/rebuilds')).toMatchObject({ status: 405 });
+      expect(await readRebuilds(database.db, {})).toEqual([]);
       expect(await call(dashboard.url, 'api/dead-letters/1/retry')).toMatchObject({ status: 405 });
       expect(await call(dashboard.url, 'api/dead-letters?status=lost')).toMatchObject({ status: 400 });
       expect(await call(dashboard.url, 'api/nothing')).toEqual({ status: 404, body: { error: 'no route /api/nothing' } });
@@ -206,6 +229,74 @@ describe('the dashboard', () => {
       await expect(dashboardServer({ connectionString, token: '' })).rejects.toThrow('dashboardServer: options.token must be a non-empty string');
     } finally {
       await Promise.all([dashboard.close(), readOnly.close(), broken.close()]);
+    }
+  });
+});
+
+const only = (totals: Totals, tenant: string): Totals => new Map([...totals].filter(([cart]) => cart.startsWith(`${tenant}/`)));
+
+describe('rebuilding from the dashboard', () => {
+  const database = useTestDatabase();
+
+  it('rebuilds a corrupted partition, then a whole projector, from their buttons with the token, showing each rebuild done with the read model equal to the fold', async () => {
+    const { connectionString, db } = database;
+    await appendLedgerEvents(connectionString, { tenants: tenants.length, carts: 20, events: 2000, seed: 23 });
+    const engine = projectionEngine({ connectionString, projectors: rebuildProjectors, logger: silentLogger, threads: 2, reader: { markIntervalMs: 100 } });
+    await engine.start();
+    const dashboard = await dashboardServer({ connectionString, token, refreshMs: 300, logger: silentLogger });
+    const browser = await launchChromium();
+    try {
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      const page = await (await browser.newContext({ locale: 'en-US', viewport: { width: 1400, height: 1000 } })).newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const questions: string[] = [];
+      page.on('dialog', (dialog) => {
+        questions.push(dialog.message());
+        void dialog.accept();
+      });
+      await page.goto(`${dashboard.url}#token=${token}`);
+      await pageShows(page, 'every partition of both projectors caught up, with enabled rebuild buttons', (view) =>
+        ['ledger-rebuild', 'ledger-whole'].every((projector) =>
+          tenants.every((tenant) => view.partitions.some((p) => p.key === `${projector}/${tenant}` && p.state === 'idle')),
+        ) && view.rebuildButtons.length === 2 * tenants.length + 2 && view.rebuildButtons.every((state) => state === 'enabled'),
+      );
+      expect((await shown(page)).rebuilds).toEqual([]);
+
+      // Corruption in tenant-2 of ledger-rebuild, whose projector can delete one tenant's rows.
+      await db.query("UPDATE ledger_totals SET total = total + 999 WHERE projector = 'ledger-rebuild' AND tenant = 'tenant-2'");
+      expect(only(await readModelTotals(db, 'ledger-rebuild'), 'tenant-2')).not.toEqual(only(await foldFromStore(db), 'tenant-2'));
+      await page.locator('[data-testid="partition-row"][data-key="ledger-rebuild/tenant-2"] [data-testid="rebuild-button"]').click();
+      await pageShows(page, 'the rebuild of ledger-rebuild/tenant-2 done', (view) =>
+        view.rebuilds.some((r) => r.key === 'ledger-rebuild/tenant-2' && r.status === 'done' && r.progress === '1'),
+      );
+      expect(questions).toEqual([expect.stringMatching(/^Rebuild ledger-rebuild\/tenant-2\? Its rows are deleted/)]);
+      expect((await shown(page)).message).toMatch(/^Rebuild \d+ of ledger-rebuild\/tenant-2 requested/);
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      expect(await readModelTotals(db, 'ledger-rebuild')).toEqual(await foldFromStore(db));
+
+      // The whole of ledger-whole, from its projector row.
+      await db.query("UPDATE ledger_totals SET total = 0 WHERE projector = 'ledger-whole'");
+      await page.locator('[data-testid="projector-row"][data-projector="ledger-whole"] [data-testid="rebuild-all-button"]').click();
+      await pageShows(page, 'the rebuild of all of ledger-whole done', (view) => view.rebuilds.some((r) => r.key === 'ledger-whole' && r.status === 'done'));
+      expect(questions[1]).toMatch(/^Rebuild all of ledger-whole\? Its read models are emptied/);
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      expect(await readModelTotals(db, 'ledger-whole')).toEqual(await foldFromStore(db));
+
+      await mkdir(outputDirectory, { recursive: true });
+      await page.screenshot({ path: `${outputDirectory}dashboard-rebuilds.png`, fullPage: true });
+
+      const rebuilds = await readRebuilds(db, {});
+      expect(rebuilds.map((r) => [r.processorId, r.partition, r.status, r.error])).toEqual([
+        ['ledger-whole', null, 'done', null],
+        ['ledger-rebuild', 'tenant-2', 'done', null],
+      ]);
+      expect(rebuilds.every((r) => r.replayed > 0)).toBe(true);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+      await dashboard.close();
+      await engine.stop();
     }
   });
 });

@@ -1,7 +1,8 @@
 /*
  * The dashboard page: polls the status and the open dead letters every `refreshMs`, keeps the last
  * few hundred polls in memory for the charts, and renders with DOM nodes and textContent only
- * (partition keys and error messages are data, never markup). The token for retry and discard comes
+ * (partition keys and error messages are data, never markup). The token for retry, discard and
+ * rebuild comes
  * from the URL fragment (`#token=...`, never sent to the server in a request line or a log) or the
  * token box; it lives in this tab's sessionStorage and goes out only as a Bearer header.
  */
@@ -174,6 +175,22 @@ const row = (cells, attributes = {}) => {
   return tr;
 };
 const localTime = (iso) => (iso ? new Date(iso).toLocaleString() : '');
+/** Actions need a dashboard started with a token, and the token in this page. */
+const actionsAllowed = () => page.settings?.actions === true && page.token !== '';
+
+/** A Rebuild button; clicks reach it through its table's listener, so a button redrawn by a poll still works. */
+const rebuildButton = (label, processorId, partition) => {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = label;
+  button.dataset.testid = partition === null ? 'rebuild-all-button' : 'rebuild-button';
+  button.dataset.rebuildProjector = processorId;
+  if (partition !== null) button.dataset.rebuildPartition = partition;
+  button.setAttribute('aria-label', partition === null ? `Rebuild all of ${processorId}` : `Rebuild ${processorId}/${partition}`);
+  button.setAttribute('aria-describedby', 'rebuilds-note');
+  button.disabled = !actionsAllowed();
+  return button;
+};
 const megabytes = (bytes) => `${numbers.format(bytes / 1024 / 1024)} MB`;
 
 const renderProjectors = (status, rate) => {
@@ -191,6 +208,7 @@ const renderProjectors = (status, rate) => {
           count(p.applied),
           count(p.deadLetters),
           cell(Object.entries(p.states).map(([state, n]) => `${state} ${n}`).join(', ')),
+          cell(rebuildButton('Rebuild all', p.processorId, null)),
         ],
         { 'data-testid': 'projector-row', 'data-projector': p.processorId },
       ),
@@ -219,6 +237,7 @@ const renderPartitions = (status) => {
           cell(p.owner === null ? null : yesNo(p.owner.alive)),
           count(p.applied),
           count(p.deadLetters),
+          cell(rebuildButton('Rebuild', p.processorId, p.partition)),
         ],
         { 'data-testid': 'partition-row', 'data-key': keyOf(p), 'data-state': p.state, 'data-lag-events': String(p.lagEvents), 'data-applied': String(p.applied), ...(p.lastError ? { title: p.lastError } : {}) },
       ),
@@ -330,7 +349,7 @@ const actionButton = (label, letter, enabled, onClick) => {
 };
 
 const renderDeadLetters = (letters) => {
-  const allowed = page.settings?.actions === true && page.token !== '';
+  const allowed = actionsAllowed();
   const shown = JSON.stringify([letters, allowed]);
   // Left alone when nothing changed, so a focused button keeps its focus between polls.
   if (shown === page.deadLettersShown) return;
@@ -376,6 +395,83 @@ const renderDeadLetters = (letters) => {
   );
 };
 
+// ---- rebuilds
+
+const progressCell = (rebuild) => {
+  if (rebuild.progress === null) return cell(null);
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = rebuild.progress;
+  const shown = document.createDocumentFragment();
+  shown.append(bar, `${Math.floor(rebuild.progress * 100)}%`);
+  return cell(shown, 'number');
+};
+
+const renderRebuilds = (rebuilds) => {
+  element('rebuilds-note').textContent =
+    page.settings === null
+      ? ''
+      : !page.settings.actions
+        ? 'The dashboard was started without a token: rebuilding is disabled.'
+        : page.token === ''
+          ? 'Enter the token above to rebuild.'
+          : "Rebuild (on a partition) deletes its rows through the projector's truncatePartition and applies its events again while the others keep running; " +
+            "Rebuild all (on a projector) empties its read models and applies every event again. Until done, what is rebuilt is incomplete. Progress counts store positions up to the head when it started.";
+  element('rebuilds').replaceChildren(
+    ...rebuilds.map((r) =>
+      row(
+        [
+          cell(r.id, 'number'),
+          cell(r.processorId),
+          cell(r.partition ?? 'all partitions'),
+          cell(badge(r.status)),
+          progressCell(r),
+          cell(localTime(r.requestedAt)),
+          cell(localTime(r.finishedAt)),
+          r.status === 'done' || r.status === 'failed' ? count(r.replayed) : cell(null),
+          cell(r.error, 'error-text'),
+        ],
+        {
+          'data-testid': 'rebuild-row',
+          'data-id': r.id,
+          'data-key': r.partition === null ? r.processorId : `${r.processorId}/${r.partition}`,
+          'data-status': r.status,
+          'data-progress': r.progress === null ? '' : String(r.progress),
+        },
+      ),
+    ),
+  );
+};
+
+const askForRebuild = async (button) => {
+  const processorId = button.dataset.rebuildProjector;
+  const partition = button.dataset.rebuildPartition ?? null;
+  const target = partition === null ? `${processorId} (all partitions)` : `${processorId}/${partition}`;
+  const question =
+    partition === null
+      ? `Rebuild all of ${processorId}? Its read models are emptied and every event applied again; until done they are incomplete.`
+      : `Rebuild ${processorId}/${partition}? Its rows are deleted and its events applied again; until done they are incomplete.`;
+  if (!window.confirm(question)) return;
+  button.disabled = true;
+  try {
+    const { id } = await api('api/rebuilds', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${page.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(partition === null ? { processorId } : { processorId, partition }),
+    });
+    say(`Rebuild ${id} of ${target} requested; the host reading the store for ${processorId} starts it shortly.`);
+    void refresh();
+  } catch (error) {
+    say(`Could not rebuild ${target}: ${error.message}`, true);
+    button.disabled = false;
+  }
+};
+
+const onRebuildClick = (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button[data-rebuild-projector]') : null;
+  if (button !== null && !button.disabled) void askForRebuild(button);
+};
+
 // ---- polling
 
 const showTokenState = () => {
@@ -398,6 +494,7 @@ const refresh = async () => {
     renderProjectors(status, rate);
     renderPartitions(status);
     renderDeadLetters(letters);
+    renderRebuilds(status.rebuilds ?? []);
     renderOwnership(status);
     renderHosts(status);
     renderRelays(status);
@@ -431,6 +528,8 @@ element('token-form').addEventListener('submit', (event) => {
   page.deadLettersShown = '';
   void refresh();
 });
+element('projectors').addEventListener('click', onRebuildClick);
+element('partitions').addEventListener('click', onRebuildClick);
 element('lag-metric').addEventListener('change', (event) => {
   page.metric = event.currentTarget.value;
   drawLagChart();
