@@ -1,3 +1,4 @@
+import { tenants, type Tenants } from '../operations/tenants.ts';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -59,6 +60,8 @@ const parse = () => {
         limit: { type: 'string' },
         timeout: { type: 'string' },
         'no-wait': { type: 'boolean' },
+        'purge-read-models': { type: 'boolean' },
+        yes: { type: 'boolean' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         'dashboard-port': { type: 'string' },
@@ -393,6 +396,42 @@ const rebuild = (): Promise<void> => {
   });
 };
 
+const tenantCommands: Record<string, (admin: Tenants, key: string | undefined) => Promise<void>> = {
+  async remove(admin, key) {
+    const tenant = key ?? fail('tenant remove needs a tenant key', 'tenant');
+    if (values.yes !== true) fail(`tenant remove deletes everything of '${tenant}' but its events: add --yes to do it`, 'tenant');
+    const removed = await admin.remove(tenant, { purgeReadModels: values['purge-read-models'] === true, timeoutMs: (numberFlag('timeout', { min: 0 }) ?? 30) * 1000 });
+    process.stdout.write(
+      removed.removedAt === null
+        ? `tenant '${tenant}' removed: its events are no longer applied; no engine has cleaned up after it yet (the next one to run does)\n`
+        : `tenant '${tenant}' removed${removed.error === null ? '' : ` (${removed.error})`}\n`,
+    );
+  },
+  async restore(admin, key) {
+    const tenant = key ?? fail('tenant restore needs a tenant key', 'tenant');
+    await admin.restore(tenant, { timeoutMs: (numberFlag('timeout', { min: 0 }) ?? 30) * 1000 });
+    process.stdout.write(`tenant '${tenant}' restored: its partitions are being rebuilt from its events (distributary rebuild list shows how it goes)\n`);
+  },
+  async list(admin) {
+    const rows = await admin.list();
+    printTable(
+      ['tenant', 'projectors', 'lag events', 'max lag', 'applied', 'removed'],
+      rows.map((row) => [row.partition, String(row.projectors), row.lagEvents.toLocaleString('en-US'), duration(row.maxLagSeconds), row.applied.toLocaleString('en-US'), row.removed ? (row.removedAt?.toISOString() ?? 'cleaning up') : '']),
+    );
+  },
+};
+
+const tenant = async (): Promise<void> => {
+  const command = tenantCommands[positionals[1] ?? ''] ?? fail(`unknown tenant command '${positionals[1] ?? ''}'`, 'tenant');
+  if (positionals.length > 3) fail(`tenant ${positionals[1]} takes one tenant key, got '${positionals.slice(2).join(' ')}'`, 'tenant');
+  const admin = tenants({ connectionString: connectionString() });
+  try {
+    await command(admin, positionals[2]);
+  } finally {
+    await admin.close();
+  }
+};
+
 const commands: Record<CommandName, () => Promise<void>> = {
   run,
   relay: runRelay,
@@ -402,6 +441,7 @@ const commands: Record<CommandName, () => Promise<void>> = {
   scheduler,
   'dead-letters': deadLetters,
   rebuild,
+  tenant,
 };
 
 if (values.help === true || commandName === undefined) {

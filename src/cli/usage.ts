@@ -94,6 +94,19 @@ export const commandUsage = {
       events replayed and why one failed.
 `,
   },
+  tenant: {
+    flags: ['purge-read-models', 'yes', 'timeout'],
+    text: `  distributary tenant remove <key> [--purge-read-models] --yes [--timeout <s>] [--database-url <url>]
+      Remove a tenant everywhere: engines stop applying its events (they stay in the store), its
+      checkpoints, leases, weights, dead letters and status go, and with --purge-read-models its
+      read-model rows (each projector's truncatePartition); over JetStream its stream and consumers
+      go too. It stays removed until restored. Refused without --yes; removing twice changes nothing.
+  distributary tenant restore <key> [--timeout <s>] [--database-url <url>]
+      Bring a removed tenant back: its partitions are rebuilt from its events.
+  distributary tenant list [--database-url <url>]
+      Tenants with their projectors, lag, events applied, and whether removed.
+`,
+  },
 } as const;
 
 export type CommandName = keyof typeof commandUsage;
