@@ -6,7 +6,7 @@ export type { EngineStatus, ProjectorStatus, PartitionStatus, EngineRole } from 
 export type { PartitionState } from './core/partitionScheduler.ts';
 export { migrate } from './postgres/migrate.ts';
 export { silentLogger, type Logger } from './core/logger.ts';
-export { stderrLogger, type AnyLogger } from './telemetry/pinoLogger.ts';
+export { stderrLogger, type AnyLogger } from './logging/pinoLogger.ts';
 export {
   DistributaryError,
   ConfigurationError,

@@ -1,4 +1,4 @@
-import { tenants, type Tenants } from '../operations/tenants.ts';
+import { tenantCommand } from './tenantCommand.ts';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -6,7 +6,7 @@ import pg from 'pg';
 import { projectionEngine } from '../engine/projectionEngine.ts';
 import type { ProjectionEngineOptions } from '../engine/options.ts';
 import { relay } from '../jetstream/relay.ts';
-import { stderrLogger } from '../telemetry/pinoLogger.ts';
+import { stderrLogger } from '../logging/pinoLogger.ts';
 import { discardDeadLetter } from '../postgres/discardDeadLetter.ts';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
 import { retryDeadLetters, type DeadLetterTarget } from '../postgres/retryDeadLetters.ts';
@@ -16,15 +16,12 @@ import { SnapshotEveryMs } from '../router/schedulerUpkeep.ts';
 import { DistributaryError } from '../core/errors.ts';
 import { isKnownProjector } from '../postgres/isKnownProjector.ts';
 import { readRebuildProgress } from '../postgres/readRebuildProgress.ts';
-import { requestRebuild } from '../postgres/requestRebuild.ts';
 import { readStatus } from '../status/readStatus.ts';
 import { rebuildView } from '../status/rebuildView.ts';
-import type { RebuildView } from '../status/statusModel.ts';
 import { catchUpProgress } from './catchUpProgress.ts';
-import { duration } from './duration.ts';
-import { followRebuild } from './followRebuild.ts';
 import { printTable } from './printTable.ts';
-import { percent, rebuildHeaders, rebuildRow, rebuildTarget } from './rebuildTable.ts';
+import { rebuildHeaders, rebuildRow } from './rebuildTable.ts';
+import { requestAndFollowRebuild } from './rebuildCommand.ts';
 import { refreshEvery } from './refreshEvery.ts';
 import { statusReport } from './statusReport.ts';
 import { commandUsage, isCommand, usage, usageOf, type CommandName } from './usage.ts';
@@ -343,94 +340,19 @@ const rebuild = (): Promise<void> => {
   return withDatabase(async (db) => {
     if (!(await isKnownProjector(db, processorId)))
       throw new DistributaryError(`no projector '${processorId}' has run against this database (it has no status, checkpoints or marks): check the id`);
-    const id = await requestRebuild(db, { processorId, partition });
-    const what = `rebuild ${id} of ${rebuildTarget({ processorId, partition })}`;
-    if (!wait) {
-      process.stdout.write(`${what} requested; distributary rebuild list shows how it goes\n`);
-      return;
-    }
-    // Ctrl-C stops following, not the rebuild: that runs on the host that owns the work.
-    const stopping = new AbortController();
-    const stop = (): void => stopping.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      const followed = await followRebuild({
-        db,
-        id,
-        processorId,
-        terminal: process.stderr.isTTY,
-        out: process.stderr,
-        lineEveryMs: 2000,
-        tickMs: 250,
-        timeoutMs: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
-        signal: stopping.signal,
-      });
-      const state = (view: RebuildView | undefined): string =>
-        view === undefined ? '' : ` (${view.status}${view.status === 'running' ? `, ${percent(view.progress)}` : ''})`;
-      switch (followed.outcome) {
-        case 'done':
-          process.stdout.write(`${what} done: ${followed.rebuild.replayed.toLocaleString('en-US')} events replayed in ${duration(followed.seconds)}\n`);
-          return;
-        case 'failed':
-          process.stderr.write(`distributary rebuild: ${what} failed: ${followed.rebuild.error ?? 'no reason given'}\n`);
-          process.exitCode = 1;
-          return;
-        case 'gone':
-          process.stderr.write(`distributary rebuild: ${what} is gone: its row was deleted\n`);
-          process.exitCode = 1;
-          return;
-        case 'timed out':
-          process.stderr.write(`distributary rebuild: ${what} not done within ${duration(timeoutSeconds ?? 0)}${state(followed.rebuild)}; it goes on: distributary rebuild list shows it\n`);
-          process.exitCode = 1;
-          return;
-        case 'stopped':
-          process.stderr.write(`stopped following ${what}${state(followed.rebuild)}; it goes on: distributary rebuild list shows it\n`);
-          process.exitCode = 130;
-          return;
-      }
-    } finally {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-    }
+    await requestAndFollowRebuild({ db, processorId, partition, wait, timeoutSeconds });
   });
 };
 
-const tenantCommands: Record<string, (admin: Tenants, key: string | undefined) => Promise<void>> = {
-  async remove(admin, key) {
-    const tenant = key ?? fail('tenant remove needs a tenant key', 'tenant');
-    if (values.yes !== true) fail(`tenant remove deletes everything of '${tenant}' but its events: add --yes to do it`, 'tenant');
-    const removed = await admin.remove(tenant, { purgeReadModels: values['purge-read-models'] === true, timeoutMs: (numberFlag('timeout', { min: 0 }) ?? 30) * 1000 });
-    process.stdout.write(
-      removed.removedAt === null
-        ? `tenant '${tenant}' removed: its events are no longer applied; no engine has cleaned up after it yet (the next one to run does)\n`
-        : `tenant '${tenant}' removed${removed.error === null ? '' : ` (${removed.error})`}\n`,
-    );
-  },
-  async restore(admin, key) {
-    const tenant = key ?? fail('tenant restore needs a tenant key', 'tenant');
-    await admin.restore(tenant, { timeoutMs: (numberFlag('timeout', { min: 0 }) ?? 30) * 1000 });
-    process.stdout.write(`tenant '${tenant}' restored: its partitions are being rebuilt from its events (distributary rebuild list shows how it goes)\n`);
-  },
-  async list(admin) {
-    const rows = await admin.list();
-    printTable(
-      ['tenant', 'projectors', 'lag events', 'max lag', 'applied', 'removed'],
-      rows.map((row) => [row.partition, String(row.projectors), row.lagEvents.toLocaleString('en-US'), duration(row.maxLagSeconds), row.applied.toLocaleString('en-US'), row.removed ? (row.removedAt?.toISOString() ?? 'cleaning up') : '']),
-    );
-  },
-};
-
-const tenant = async (): Promise<void> => {
-  const command = tenantCommands[positionals[1] ?? ''] ?? fail(`unknown tenant command '${positionals[1] ?? ''}'`, 'tenant');
-  if (positionals.length > 3) fail(`tenant ${positionals[1]} takes one tenant key, got '${positionals.slice(2).join(' ')}'`, 'tenant');
-  const admin = tenants({ connectionString: connectionString() });
-  try {
-    await command(admin, positionals[2]);
-  } finally {
-    await admin.close();
-  }
-};
+const tenant = (): Promise<void> =>
+  tenantCommand({
+    args: positionals.slice(1),
+    yes: values.yes === true,
+    purgeReadModels: values['purge-read-models'] === true,
+    timeoutMs: (numberFlag('timeout', { min: 0 }) ?? 30) * 1000,
+    connectionString: connectionString(),
+    fail: (message) => fail(message, 'tenant'),
+  });
 
 const commands: Record<CommandName, () => Promise<void>> = {
   run,

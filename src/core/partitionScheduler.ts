@@ -33,29 +33,8 @@ export const SlowTransactionMs = 100;
 /** The least share of the active weight a partition with events waiting gets. */
 export const DefaultMinShare = 0.01;
 
-export type CommitOutcome<C> =
-  | { ok: true; checkpoint: C | null; applied: number }
-  | { ok: false; reason: 'IGNORED' | 'MISMATCH' | 'CURRENT_AHEAD' | 'LEASE_LOST' };
-
-export type PartitionState = 'idle' | 'ready' | 'running' | 'retrying' | 'halted' | 'fenced';
-
-export type FailurePolicy = 'halt' | 'skip';
-
-/** The transaction a commit report follows: when it started (ms since the epoch), how long it took, and how many partitions committed in it. */
-export type BatchTiming = { startedAt: number; durationMs: number; groupSize: number };
-
-export type PartitionReport<C> = {
-  partition: string;
-  checkpoint: C | null;
-  state: PartitionState;
-  applied: number;
-  deadLettered: number;
-  error?: ErrorInfo;
-  /** Set on the report of a commit. */
-  batch?: BatchTiming;
-  /** Set on the report of the first partition of a group transaction that did not commit (each partition then runs alone). */
-  groupFailed?: true;
-};
+export type { BatchTiming, CommitOutcome, FailurePolicy, PartitionReport, PartitionSnapshot, PartitionState } from './partitionReport.ts';
+import type { BatchTiming, CommitOutcome, FailurePolicy, PartitionReport, PartitionSnapshot, PartitionState } from './partitionReport.ts';
 
 /** `E` is a queued event, `C` the checkpoint type the commits return. */
 export type PartitionSchedulerOptions<E, C> = {
@@ -123,7 +102,6 @@ type Partition<E, C> = {
   finishBefore?: number;
 };
 
-export type PartitionSnapshot = { partition: string; state: PartitionState; queued: number; inFlight: number; weight: number; dispatched: number; dispatchedEvents: number };
 
 export type PartitionScheduler<E, C> = {
   /** Queues events for a partition; `checkpoint` is the stored one, given with a partition's first events. */

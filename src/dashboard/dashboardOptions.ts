@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { asLogger, stderrLogger, type AnyLogger } from '../telemetry/pinoLogger.ts';
+import { asLogger, stderrLogger, type AnyLogger } from '../logging/pinoLogger.ts';
 import { optionChecks } from '../options/optionChecks.ts';
 
 export type DashboardServerOptions = {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { ConfigurationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { asLogger, stderrLogger, type AnyLogger } from '../telemetry/pinoLogger.ts';
+import { asLogger, stderrLogger, type AnyLogger } from '../logging/pinoLogger.ts';
 import { DefaultTopPartitions } from '../telemetry/engineMetrics.ts';
 import { checkApp } from '../jetstream/streamNames.ts';
 import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
