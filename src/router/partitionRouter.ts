@@ -194,12 +194,20 @@ export const partitionRouter = (context: {
    */
   const logTransition = (report: ProcessorReport, entry: Tracked): void => {
     const { processorId, partition, state, error } = report;
-    const details = { processorId, partition, checkpoint: report.checkpoint?.global.toString() ?? null, lag: notApplied([entry.refused, ...(deliveries.get(partitionIdentity(processorId, partition)) ?? [])], report.checkpoint).events };
-    if (state === 'retrying' && error?.name === 'BatchTimeoutError') logger.warn(`${processorId}/${partition}: ${error.message}; retrying`, { ...details, error: error.message });
-    else if (state === 'retrying' && entry.state !== 'retrying') logger.warn(`${processorId}/${partition}: a batch failed, retrying: ${error?.message ?? ''}`, { ...details, error: error?.message });
-    else if (state === 'halted' && entry.state !== 'halted') logger.warn(`${processorId}/${partition}: halted in front of a dead letter: ${error?.message ?? ''}`, { ...details, error: error?.message });
-    else if (state === 'fenced' && entry.state !== 'fenced') logger.warn(`${processorId}/${partition}: stopped here: ${error?.message ?? 'another owner committed for it'}`, { ...details, error: error?.message });
-    else if (entry.state === 'retrying' && (state === 'running' || state === 'idle' || state === 'ready')) logger.info(`${processorId}/${partition}: applying again after retries`, details);
+    // Most reports are plain commits: nothing to log, and the figures are not worked out.
+    if (state === entry.state && state !== 'retrying') return;
+    const details = (): Record<string, unknown> => ({
+      processorId,
+      partition,
+      checkpoint: report.checkpoint?.global.toString() ?? null,
+      lag: notApplied([entry.refused, ...(deliveries.get(partitionIdentity(processorId, partition)) ?? [])], report.checkpoint).events,
+      ...(error === undefined ? {} : { error: error.message }),
+    });
+    if (state === 'retrying' && error?.name === 'BatchTimeoutError') logger.warn(`${processorId}/${partition}: ${error.message}; retrying`, details());
+    else if (state === 'retrying' && entry.state !== 'retrying') logger.warn(`${processorId}/${partition}: a batch failed, retrying: ${error?.message ?? ''}`, details());
+    else if (state === 'halted') logger.warn(`${processorId}/${partition}: halted in front of a dead letter: ${error?.message ?? ''}`, details());
+    else if (state === 'fenced') logger.warn(`${processorId}/${partition}: stopped here: ${error?.message ?? 'another owner committed for it'}`, details());
+    else if (entry.state === 'retrying' && (state === 'running' || state === 'idle' || state === 'ready')) logger.info(`${processorId}/${partition}: applying again after retries`, details());
   };
 
   pool.listen({
