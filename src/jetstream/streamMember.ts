@@ -20,6 +20,9 @@ import { refusal } from '../lifecycle/startRebuilds.ts';
 import { resetPartition } from '../lifecycle/resetPartition.ts';
 import { finishRebuild } from '../postgres/finishRebuild.ts';
 import { readRebuilds } from '../postgres/readRebuilds.ts';
+import { refuseRebuild } from '../postgres/refuseRebuild.ts';
+import { RelayHeaders } from './streamNames.ts';
+import { describeFailure } from '../core/isTransientError.ts';
 import { readRemovedTenants } from '../postgres/readRemovedTenants.ts';
 import { clearRemovedTenants } from '../lifecycle/clearRemovedTenants.ts';
 import { streamActivity } from './streamActivity.ts';
@@ -190,18 +193,39 @@ export const streamMember = (context: {
     owned.set(partitionIdentity(processorId, lease.partition), { ...lease, controller: partitionController, loop });
   };
 
+  /** Stops consuming a partition this host keeps owning (its lease still renewed): what is in flight commits, for half a lease at most. */
+  const pause = async (lease: Owned): Promise<void> => {
+    const key = partitionIdentity(lease.processorId, lease.partition);
+    owned.delete(key);
+    lease.controller.abort();
+    const kept = { lease, done: Promise.race([lease.loop, new Promise<void>((resolve) => setTimeout(resolve, options.leaseTimeoutMs / 2).unref())]).then(() => undefined) };
+    handingOver.set(key, kept);
+    await kept.done;
+    handingOver.delete(key);
+    router.release(lease.processorId, lease.partition);
+  };
+
+  /** The global position of the last message in a tenant's stream (0 when it is empty). */
+  const streamHead = async (stream: string): Promise<bigint> => {
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const last = (await api(() => jsm.streams.info(stream))).state.last_seq;
+    if (last === 0) return 0n;
+    const message = await api(() => jsm.streams.getMessage(stream, { seq: last }));
+    return BigInt(message?.header.get(RelayHeaders.globalPosition) || '0');
+  };
+
   /**
-   * Rebuilds of partitions this host owns: a requested one stops the partition's consumption (what is
-   * in flight commits), resets it fenced on the lease, deletes its durable consumer and consumes the
-   * stream again from its start (what retention dropped is read from the store); a running one is done
-   * once its checkpoint reaches the store's head of when it began.
+   * Rebuilds of partitions this host owns: a requested one pauses the partition's consumption (what
+   * is in flight commits), deletes its durable consumer (so consuming starts again at the stream's
+   * start; the store fills what retention dropped), resets it fenced on the lease, and consumes again;
+   * it is done once its checkpoint reaches the tenant stream's last message of when it began.
    */
-  const followRebuilds = async (): Promise<void> => {
+  const followRebuilds = async (gone: ReadonlySet<string>): Promise<void> => {
     for (const rebuild of await readRebuilds(db, { processorIds: [...projectorsById.keys()], open: true })) {
       const projector = projectorsById.get(rebuild.processorId)!;
       if (rebuild.partition === null) {
-        // A whole projector over JetStream: not carried out by the hosts; refused, saying so.
-        await refuseRebuild(rebuild.id, 'rebuilding a whole projector is done by an engine reading the store (transport in-process); over JetStream, rebuild its partitions');
+        if (await refuseRebuild(db, rebuild.id, 'rebuilding a whole projector is done by an engine reading the store (transport in-process); over JetStream, rebuild its partitions'))
+          logger.warn(`rebuild ${rebuild.id} of ${rebuild.processorId} refused over JetStream`);
         continue;
       }
       const key = partitionIdentity(rebuild.processorId, rebuild.partition);
@@ -209,29 +233,36 @@ export const streamMember = (context: {
       if (lease === undefined) continue;
       if (rebuild.status === 'running') {
         const checkpoint = router.checkpoint(rebuild.processorId, rebuild.partition);
-        if (rebuild.through === null || (checkpoint !== null && checkpoint.global >= rebuild.through)) {
+        if (rebuild.through === null || rebuild.through === 0n || (checkpoint !== null && checkpoint.global >= rebuild.through)) {
           const applied = router.status().find((p) => p.processorId === rebuild.processorId)?.partitions.find((p) => p.partition === rebuild.partition)?.applied ?? 0;
           await finishRebuild(db, rebuild.id, { replayed: applied });
           logger.info(`rebuild ${rebuild.id} of ${key}: done`, { processorId: rebuild.processorId, partition: rebuild.partition });
         }
         continue;
       }
-      const refused = refusal(projector, rebuild);
+      const refused = refusal(projector, rebuild, gone);
       if (refused !== undefined) {
-        await refuseRebuild(rebuild.id, refused);
+        if (await refuseRebuild(db, rebuild.id, refused)) logger.warn(`rebuild ${rebuild.id} of ${key} refused: ${refused}`);
         continue;
       }
-      owned.delete(key);
-      lease.controller.abort();
-      await lease.loop;
-      router.release(rebuild.processorId, rebuild.partition);
-      const reset = await resetPartition({ pool: context.dumbo, connectionString: options.connectionString, projector, partition: rebuild.partition, rebuildId: rebuild.id, lease: { owner: hostId, epoch: lease.epoch } });
-      if (reset) {
+      const entry = tenants.get(rebuild.partition)!;
+      await pause(lease);
+      let reset = false;
+      try {
         const jsm = await jetstreamManager(nc, { checkAPI: false });
-        await api(() => jsm.consumers.delete(tenants.get(rebuild.partition!)!.stream, consumerConfig(projector).durable_name)).catch(() => undefined);
-        logger.info(`rebuild ${rebuild.id} of ${key}: read models reset, replaying`, { processorId: rebuild.processorId, partition: rebuild.partition });
+        // Gone already is as good as deleted; any other failure leaves the rebuild for a later round.
+        await api(() => jsm.consumers.delete(entry.stream, consumerConfig(projector).durable_name)).catch((error: unknown) => {
+          if (!/not found/i.test(toErrorInfo(error).message)) throw error;
+        });
+        const through = await streamHead(entry.stream);
+        reset = await resetPartition({ pool: context.dumbo, connectionString: options.connectionString, projector, partition: rebuild.partition, rebuildId: rebuild.id, lease: { owner: hostId, epoch: lease.epoch }, through });
+        if (reset) logger.info(`rebuild ${rebuild.id} of ${key}: read models reset, replaying`, { processorId: rebuild.processorId, partition: rebuild.partition });
+      } catch (error) {
+        logger.warn(`rebuild ${rebuild.id} of ${key}: could not start, trying again: ${describeFailure(error)}`, { processorId: rebuild.processorId, partition: rebuild.partition });
       }
-      consume(projector, lease, reset ? null : router.checkpoint(rebuild.processorId, rebuild.partition), false);
+      // Reset: from no checkpoint; not reset: from where it was (a consumer deleted meanwhile starts over, and the checkpoint skips what is applied).
+      const checkpoints = reset ? new Map<string, Position>() : await readCheckpoints(db, projector.processorId, projector.version, [rebuild.partition]);
+      consume(projector, lease, checkpoints.get(rebuild.partition) ?? null, false);
     }
   };
 
@@ -249,23 +280,13 @@ export const streamMember = (context: {
     }
     const gone = new Set(tombstones.map((t) => t.partition));
     const leaving = [...owned.values()].filter((lease) => gone.has(lease.partition));
-    for (const lease of leaving) {
-      owned.delete(partitionIdentity(lease.processorId, lease.partition));
-      lease.controller.abort();
-    }
-    await Promise.all(leaving.map((lease) => lease.loop));
-    for (const lease of leaving) router.release(lease.processorId, lease.partition);
+    await Promise.all(leaving.map(pause));
     if (leaving.length > 0) await leases.release(leaving).catch(() => undefined);
     await clearRemovedTenants({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger });
     return gone;
   };
 
-  const refuseRebuild = async (id: string, reason: string): Promise<void> => {
-    const claimed = await db.query("UPDATE distributary_rebuilds SET status = 'running' WHERE id = $1::bigint AND status = 'requested'", [id]);
-    if (claimed.rowCount !== 1) return;
-    await finishRebuild(db, id, { replayed: 0, error: reason });
-    logger.warn(`rebuild ${id} refused: ${reason}`);
-  };
+
 
   /** Partitions that stopped here (fenced, or halted and since retried) are let go, to be taken again fresh. */
   const restartable = async (): Promise<Owned[]> => {
@@ -317,7 +338,7 @@ export const streamMember = (context: {
         else if (!mine && lease !== undefined) void handOver(lease);
       }
     await take(await leases.acquire(wanted));
-    await followRebuilds();
+    await followRebuilds(gone);
     await upkeep();
     await resolveRetriedDeadLetters(db);
     await replaySkippedDeadLetters(db, context.dumbo, options.connectionString, projectorsById);

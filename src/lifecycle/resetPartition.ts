@@ -15,6 +15,8 @@ export const resetPartition = async (context: {
   partition: string;
   rebuildId: string;
   lease?: { owner: string; epoch: number };
+  /** Where the replay ends (over JetStream, the tenant stream's last message); the store's head when not given. */
+  through?: bigint;
 }): Promise<boolean> => {
   const { projector, partition, lease } = context;
   return context.pool.withTransaction(async (transaction) => {
@@ -29,9 +31,9 @@ export const resetPartition = async (context: {
     }
     const claimed = await client.query(
       `UPDATE distributary_rebuilds SET status = 'running', started_at = clock_timestamp(),
-              through = (SELECT max(global_position) FROM emt_messages WHERE partition = 'emt:default')
+              through = COALESCE($2::bigint, (SELECT max(global_position) FROM emt_messages WHERE partition = 'emt:default'))
         WHERE id = $1::bigint AND status = 'requested'`,
-      [context.rebuildId],
+      [context.rebuildId, context.through?.toString() ?? null],
     );
     if (claimed.rowCount !== 1) return false;
     await projector.truncatePartition!(partition, handlerContext);

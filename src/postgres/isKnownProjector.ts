@@ -1,3 +1,4 @@
+import { marksOfProcessorSql } from './markIds.ts';
 import type pg from 'pg';
 
 /**
@@ -9,7 +10,7 @@ export const isKnownProjector = async (db: pg.Pool, processorId: string): Promis
   const { rows } = await db.query<{ known: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM distributary_partition_status WHERE processor_id = $1)
          OR EXISTS (SELECT 1 FROM emt_processors WHERE processor_id = $1)
-         OR EXISTS (SELECT 1 FROM emt_processors WHERE processor_id LIKE 'distributary:mark:%' AND right(processor_id, length($1) + 1) = ':' || $1) AS known`,
+         OR EXISTS (SELECT 1 FROM emt_processors WHERE ${marksOfProcessorSql('processor_id', '$1')}) AS known`,
     [processorId],
   );
   return rows[0]?.known === true;

@@ -1,3 +1,4 @@
+import { marksOfProcessorSql } from './markIds.ts';
 import type pg from 'pg';
 
 export type AdoptionState = {
@@ -22,7 +23,7 @@ export const readAdoptionState = async (db: pg.Pool | pg.ClientBase, processorId
     `SELECT e.last_processed_checkpoint AS emmett_checkpoint, e.last_processed_transaction_id::text AS emmett_transaction,
             EXISTS (SELECT 1 FROM emt_processors o
                      WHERE (o.processor_id = $1 AND o.partition <> 'emt:default')
-                        OR (o.processor_id LIKE 'distributary:mark:%' AND right(o.processor_id, length($1) + 1) = ':' || $1)) AS own_state,
+                        OR ${marksOfProcessorSql('o.processor_id', '$1')}) AS own_state,
             a.decision, a.through_transaction::text, a.through_global::text
        FROM (SELECT 1) one
        LEFT JOIN emt_processors e ON e.processor_id = $1 AND e.partition = 'emt:default'

@@ -1,3 +1,4 @@
+import { marksOfProcessorSql } from './markIds.ts';
 import type pg from 'pg';
 import type { RebuildRow } from './readRebuilds.ts';
 import { storedPositionSql } from './storedPositionSql.ts';
@@ -38,8 +39,7 @@ export const readRebuildProgress = async (
                     (SELECT max(${checkpoint.global}) FROM emt_processors c WHERE c.processor_id = r.processor_id AND c.partition = r.partition)
                   ELSE
                     (SELECT min(${checkpoint.global}) FROM emt_processors c
-                      WHERE c.partition = 'emt:default' AND c.processor_id LIKE 'distributary:mark:%'
-                        AND right(c.processor_id, length(r.processor_id) + 1) = ':' || r.processor_id)
+                      WHERE c.partition = 'emt:default' AND ${marksOfProcessorSql('c.processor_id', 'r.processor_id')})
              END)::text AS position,
             (CASE WHEN r.status = 'running' THEN
                     (SELECT m.global_position FROM emt_messages m WHERE m.partition = 'emt:default' ORDER BY m.transaction_id, m.global_position LIMIT 1)

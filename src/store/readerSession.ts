@@ -10,7 +10,7 @@ import { abortableSleep } from '../core/abortableSleep.ts';
 import { abortWithReason } from '../core/abortWithReason.ts';
 import { wakeable } from '../core/wakeable.ts';
 import { DistributaryError } from '../core/errors.ts';
-import { BeforeFirstPosition, comparePositions, type Position } from '../core/position.ts';
+import { BeforeFirstPosition, comparePositions, isCovered, type Position } from '../core/position.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { readCheckpoints } from '../postgres/readCheckpoints.ts';
 import { readEventBatch } from '../postgres/readEventBatch.ts';
@@ -91,10 +91,10 @@ export const openReaderSession = async (context: {
 
   // Rebuilds asked for reset what they rebuild before anything is read: no thread holds a partition yet.
   // Removed tenants: cleaned up now that no thread holds their partitions, and passed over by the feeds.
-  await restoreTenants(db, context.projectors, options.logger);
+  await restoreTenants(db, context.projectors, options.logger).catch((error: unknown) => options.logger.warn(`could not restore tenants: ${(error as Error).message}`));
   await clearRemovedTenants({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger: options.logger });
   const removed = new Set((await readRemovedTenants(db)).map((tenant) => tenant.partition));
-  const rebuilds = await startRebuilds({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, logger: options.logger });
+  const rebuilds = await startRebuilds({ pool: context.dumbo, db, connectionString: options.connectionString, projectors: context.projectors, removed, logger: options.logger });
   // Everything stored is read before the router (and its threads) exists: a read that fails leaves nothing behind.
   const stored = await Promise.all(
     context.projectors.map(async (projector) => {
@@ -203,13 +203,19 @@ export const openReaderSession = async (context: {
     }
   };
 
+  const replayedBy = new Map<string, Position>();
   /** Finishes the rebuilds that have caught up, and ends the session when new ones are asked for (the next one starts them). */
   const followRebuilds = async (): Promise<void> => {
     for (const mark of marks) {
       const { processorId } = mark.feed.projector;
       const status = () => router.status().find((p) => p.processorId === processorId)?.partitions ?? [];
       for (const [partition, rebuild] of rebuilds.partitions.get(processorId) ?? []) {
-        if (mark.feed.tracker.skippedFrom(partition) !== undefined || mark.feed.tracker.pending(partition) > 0) continue;
+        if (mark.feed.tracker.skippedFrom(partition) !== undefined) continue;
+        // The replay reached the reader: done once the partition has applied what was read by then (under steady traffic it is rarely idle).
+        const readBy = replayedBy.get(rebuild.id) ?? position;
+        replayedBy.set(rebuild.id, readBy);
+        const checkpoint = router.checkpoint(processorId, partition);
+        if (mark.feed.tracker.pending(partition) > 0 && !isCovered(readBy, checkpoint)) continue;
         await finishRebuild(db, rebuild.id, { replayed: status().find((p) => p.partition === partition)?.applied ?? 0 });
         rebuilds.partitions.get(processorId)!.delete(partition);
         options.logger.info(`rebuild ${rebuild.id} of ${processorId}/${partition}: done`, { processorId, partition });

@@ -80,8 +80,13 @@ export const relayTelemetry = (context: {
       this.set(context.progress().role === 'active' ? 1 : 0);
     },
   });
-  const lag = async (): Promise<{ events: number; seconds: number }> =>
-    db === undefined ? { events: 0, seconds: 0 } : readRelayLag(db, context.progress().position ?? 0n);
+  // One query per scrape, shared by both lag gauges.
+  let measured: { at: number; lag: Promise<{ events: number; seconds: number }> } | undefined;
+  const lag = (): Promise<{ events: number; seconds: number }> => {
+    if (db === undefined) return Promise.resolve({ events: 0, seconds: 0 });
+    if (measured === undefined || Date.now() - measured.at > 100) measured = { at: Date.now(), lag: readRelayLag(db, context.progress().position ?? 0n) };
+    return measured.lag;
+  };
   new Gauge({
     name: 'distributary_relay_lag_events',
     help: 'Events in the store not published yet.',

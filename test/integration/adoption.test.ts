@@ -66,6 +66,15 @@ describe('a projector Emmett ran, moved to distributary', () => {
       expect(await readModelTotals(db, 'ledger-emmett')).toEqual(await foldFromStore(db));
       const { rows } = await db.query<{ decision: string }>('SELECT decision FROM distributary_adoptions');
       expect(rows).toEqual([{ decision: 'emmett-checkpoint' }]);
+      // Replaying it would leave out what Emmett applied: a rebuild is refused, saying why.
+      const engine = projectionEngine({ connectionString, projectors: module('adoptCheckpoint'), logger: silentLogger });
+      await engine.start();
+      try {
+        await expect(engine.rebuild('ledger-emmett', { timeoutMs: 30_000 })).rejects.toThrow(/went on from Emmett's checkpoint .* a replay would leave out the events Emmett applied/);
+      } finally {
+        await engine.stop();
+      }
+      expect(await readModelTotals(db, 'ledger-emmett')).toEqual(await foldFromStore(db));
     } finally {
       await db.end();
     }
