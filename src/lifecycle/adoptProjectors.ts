@@ -2,6 +2,7 @@ import type { Dumbo } from '@event-driven-io/dumbo';
 import { transactionToPostgreSQLProjectionHandlerContext } from '@event-driven-io/emmett-postgresql';
 import { ConfigurationError, DistributaryError } from '../core/errors.ts';
 import type { AdoptedCheckpoint } from '../core/adoptedCheckpoint.ts';
+import { parseCheckpoint } from '../core/checkpointFormat.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { MigrationLockId } from '../postgres/migrate.ts';
 import { readAdoptionState } from '../postgres/readAdoptionState.ts';
@@ -14,9 +15,9 @@ export class AdoptionRequiredError extends DistributaryError {}
 
 /** The text of Emmett's checkpoint as a covered range (its `last_processed_transaction_id` is the storing transaction's, never the event's). */
 const coveredBy = (checkpoint: string): AdoptedCheckpoint => {
-  const match = /^(?:(\d{1,20}):)?(\d{1,20})$/.exec(checkpoint);
-  if (match === null) throw new DistributaryError(`Emmett's checkpoint '${checkpoint}' is neither a global position nor '<transaction>:<global position>'`);
-  return { transaction: match[1] === undefined ? null : BigInt(match[1]), global: BigInt(match[2]!) };
+  const namesItsTransaction = checkpoint.includes(':');
+  const position = parseCheckpoint(checkpoint, namesItsTransaction ? undefined : '0');
+  return { transaction: namesItsTransaction ? position.tx : null, global: position.global };
 };
 
 /**

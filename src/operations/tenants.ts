@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DistributaryError } from '../core/errors.ts';
+import { pollUntil } from '../core/pollUntil.ts';
 import { markTenantRestoring } from '../postgres/markTenantRestoring.ts';
 import { readRemovedTenants, type RemovedTenant } from '../postgres/readRemovedTenants.ts';
 import { removeTenant } from '../postgres/removeTenant.ts';
@@ -36,12 +37,7 @@ export type Tenants = {
 export const tenants = (options: { connectionString: string }): Tenants => {
   const db = new pg.Pool({ connectionString: options.connectionString, max: 2 });
   const tombstone = async (partition: string): Promise<RemovedTenant | undefined> => (await readRemovedTenants(db)).find((t) => t.partition === partition);
-  const poll = async <T>(check: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> => {
-    for (const deadline = Date.now() + timeoutMs; ; await new Promise((resolve) => setTimeout(resolve, 100))) {
-      const found = await check();
-      if (found !== undefined || Date.now() > deadline) return found;
-    }
-  };
+  const poll = <T>(check: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> => pollUntil(check, { timeoutMs, everyMs: 100 });
   return {
     async remove(partition, { purgeReadModels = false, timeoutMs = 30_000 } = {}) {
       if (typeof partition !== 'string' || partition.length === 0) throw new DistributaryError('tenants.remove: the tenant must be a non-empty partition key');
