@@ -122,8 +122,16 @@ const traceparentOf = (metadata: unknown): string | undefined => {
 
 const NoneRefused: Pending = { positions: [], appendedAt: [] };
 
-const joined = (a: Pending, b: Pending): Pending =>
-  a.positions.length === 0 ? b : b.positions.length === 0 ? a : { positions: [...a.positions, ...b.positions], appendedAt: [...a.appendedAt, ...b.appendedAt] };
+/** `b` after `a`: appended to `a` in place (each entry owns its refused arrays), except to the shared empty one. */
+const joined = (a: Pending, b: Pending): Pending => {
+  if (b.positions.length === 0) return a;
+  if (a === NoneRefused) return { positions: [...b.positions], appendedAt: [...b.appendedAt] };
+  for (let i = 0; i < b.positions.length; i++) {
+    a.positions.push(b.positions[i]!);
+    a.appendedAt.push(b.appendedAt[i]!);
+  }
+  return a;
+};
 
 const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 

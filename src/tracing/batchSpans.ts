@@ -1,6 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
-import { distributaryTracer } from './tracer.ts';
-import { droppedLinksAttribute, spanLinks } from './spanLinks.ts';
+import { recordLinkedSpan } from './spanLinks.ts';
 
 /** One committed batch of one partition, as the router hears of it. */
 export type AppliedBatch = {
@@ -23,11 +22,13 @@ export type AppliedBatch = {
  * mixes events of many requests) linked to every distinct trace context its events carry. Positions
  * are strings, exact beyond 2^53. Without an SDK, or when the sampler drops the span, nothing is parsed.
  */
-export const recordBatchSpan = (batch: AppliedBatch): void => {
-  const span = distributaryTracer().startSpan('distributary.apply', {
+export const recordBatchSpan = (batch: AppliedBatch): void =>
+  recordLinkedSpan({
+    name: 'distributary.apply',
     kind: SpanKind.CONSUMER,
-    root: true,
-    startTime: batch.startedAt,
+    startedAt: batch.startedAt,
+    durationMs: batch.durationMs,
+    traceparents: batch.traceparents,
     attributes: {
       'distributary.processor_id': batch.processorId,
       'distributary.partition': batch.partition,
@@ -42,9 +43,3 @@ export const recordBatchSpan = (batch: AppliedBatch): void => {
       'messaging.batch.message_count': batch.events,
     },
   });
-  if (!span.isRecording()) return;
-  const { links, dropped } = spanLinks(batch.traceparents);
-  span.addLinks(links);
-  if (dropped > 0) span.setAttribute(droppedLinksAttribute, dropped);
-  span.end(batch.startedAt + batch.durationMs);
-};

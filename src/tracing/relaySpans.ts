@@ -1,6 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
-import { distributaryTracer } from './tracer.ts';
-import { droppedLinksAttribute, MaxSpanLinks, spanLinks } from './spanLinks.ts';
+import { MaxSpanLinks, recordLinkedSpan } from './spanLinks.ts';
 
 /** One relay batch whose every message the streams acknowledged. */
 export type PublishedBatch = {
@@ -26,11 +25,13 @@ export type PublishedBatch = {
  * linked to every distinct trace context its events carry, naming at most `MaxSpanLinks` tenants
  * (the count is always there). Without an SDK, or when the sampler drops the span, nothing is parsed.
  */
-export const recordRelayPublishSpan = (batch: PublishedBatch): void => {
-  const span = distributaryTracer().startSpan('distributary.relay.publish', {
+export const recordRelayPublishSpan = (batch: PublishedBatch): void =>
+  recordLinkedSpan({
+    name: 'distributary.relay.publish',
     kind: SpanKind.PRODUCER,
-    root: true,
-    startTime: batch.startedAt,
+    startedAt: batch.startedAt,
+    durationMs: batch.durationMs,
+    traceparents: batch.traceparents,
     attributes: {
       'distributary.app': batch.app,
       'distributary.position.first': batch.firstPosition.toString(),
@@ -44,11 +45,5 @@ export const recordRelayPublishSpan = (batch: PublishedBatch): void => {
       'messaging.batch.message_count': batch.events,
       ...(batch.stream === undefined ? {} : { 'messaging.destination.name': batch.stream }),
     },
+    recording: () => ({ 'distributary.relay.tenants': batch.tenants.slice(0, MaxSpanLinks) }),
   });
-  if (!span.isRecording()) return;
-  span.setAttribute('distributary.relay.tenants', batch.tenants.slice(0, MaxSpanLinks));
-  const { links, dropped } = spanLinks(batch.traceparents);
-  span.addLinks(links);
-  if (dropped > 0) span.setAttribute(droppedLinksAttribute, dropped);
-  span.end(batch.startedAt + batch.durationMs);
-};
