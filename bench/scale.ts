@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { relay, silentLogger } from '../src/index.ts';
+import { HostHeapGrowingPercent } from '../src/cli/hostHeap.ts';
 import { SleepAfterMs } from '../src/jetstream/partitionConsumption.ts';
 import { shopWorkload } from '../examples/shop/shopWorkload.ts';
 import { startLocalNats } from '../test/support/localNats.ts';
@@ -41,10 +42,10 @@ const idleCpu = async (pids: number[], seconds: number): Promise<number[]> => {
 type Measured = { seconds: number; peakRssMb: number; idleCpu: number[]; series: string };
 
 /** Starts the engine child, waits until it caught up, measures its peak RSS and idle CPU (and `others`'), stops it. */
-const runEngine = async (connectionString: string, options: { transport?: object; projectors?: string; others?: number[] }): Promise<Measured> => {
+const runEngine = async (connectionString: string, options: { transport?: object; hostHeap?: boolean; projectors?: string; others?: number[] }): Promise<Measured> => {
   const child = spawn(
     process.execPath,
-    [fileURLToPath(new URL('./scaleEngine.ts', import.meta.url)), connectionString, new URL('./scaleProjectors.ts', import.meta.url).href, JSON.stringify({ transport: options.transport })],
+    [fileURLToPath(new URL('./scaleEngine.ts', import.meta.url)), connectionString, new URL('./scaleProjectors.ts', import.meta.url).href, JSON.stringify({ transport: options.transport, hostHeap: options.hostHeap })],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_PROJECTORS: options.projectors ?? '1' } },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -98,21 +99,25 @@ try {
   if (only === undefined || only === 'jetstream') {
     const nats = await startLocalNats();
     try {
-      const source = await seeded('bench_scale_streams', streamTenants, streamEvents, 'uniform');
-      const app = 'scale';
-      const relaying = relay({ connectionString: source.connectionString, nats: { servers: nats.url }, app, logger: silentLogger });
-      await relaying.start();
-      try {
-        const run = await runEngine(source.connectionString, { transport: { type: 'jetstream', servers: nats.url, app }, projectors: '3', others: [nats.pid()!, process.pid] });
-        const nc = await connect({ servers: nats.url });
-        const account = await (await jetstreamManager(nc)).getAccountInfo();
-        await nc.close();
-        log(
-          `jetstream, ${account.streams} streams, ${account.consumers} consumers (3 projectors): relay + engine caught up in ${run.seconds.toFixed(1)} s (${(source.events / run.seconds).toFixed(0)} events/s per projector), engine peak RSS ${run.peakRssMb.toFixed(0)} MB`,
-        );
-        log(`jetstream idle over ${idleSeconds} s, % of a core: engine ${run.idleCpu[0]!.toFixed(2)}, nats-server ${run.idleCpu[1]!.toFixed(2)}, relay (this process) ${run.idleCpu[2]!.toFixed(2)} (target < 5 each)`);
-      } finally {
-        await relaying.stop();
+      // Embedded in an app with Node's defaults, then in a process of its own as `distributary run` runs it.
+      for (const [index, hostHeap] of [false, true].entries()) {
+        const source = await seeded(`bench_scale_streams_${index}`, streamTenants, streamEvents, 'uniform');
+        const app = `scale${index}`;
+        const relaying = relay({ connectionString: source.connectionString, nats: { servers: nats.url }, app, logger: silentLogger });
+        await relaying.start();
+        try {
+          const run = await runEngine(source.connectionString, { transport: { type: 'jetstream', servers: nats.url, app }, hostHeap, projectors: '3', others: [nats.pid()!, process.pid] });
+          const nc = await connect({ servers: nats.url });
+          const account = await (await jetstreamManager(nc)).getAccountInfo();
+          await nc.close();
+          const how = hostHeap ? `as distributary run (heap growing ${HostHeapGrowingPercent}%)` : "embedded, Node's heap defaults";
+          log(
+            `jetstream ${how}: ${streamTenants} streams x 3 projectors (${account.consumers} consumers on the server): relay + engine caught up in ${run.seconds.toFixed(1)} s (${(source.events / run.seconds).toFixed(0)} events/s per projector), engine peak RSS ${run.peakRssMb.toFixed(0)} MB (target < 400)`,
+          );
+          log(`jetstream ${how}, idle over ${idleSeconds} s, % of a core: engine ${run.idleCpu[0]!.toFixed(2)}, nats-server ${run.idleCpu[1]!.toFixed(2)}, relay (this process) ${run.idleCpu[2]!.toFixed(2)} (target < 5 each)`);
+        } finally {
+          await relaying.stop();
+        }
       }
     } finally {
       await nats.stop();

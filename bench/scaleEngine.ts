@@ -1,10 +1,13 @@
 // One engine in its own process, so the scale bench can read its peak RSS and CPU from /proc:
 // prints `caught-up <ms>` once it has applied everything, then idles until SIGTERM.
+import { limitHeapGrowth } from '../src/cli/hostHeap.ts';
 import { projectionEngine, silentLogger, stderrLogger, type ProjectionEngineOptions } from '../src/index.ts';
 
 const [connectionString, projectors, extra = '{}'] = process.argv.slice(2);
-if (connectionString === undefined || projectors === undefined) throw new Error('usage: scaleEngine <connectionString> <projectorsUrl> [{ transport }]');
-const { transport } = JSON.parse(extra) as Pick<ProjectionEngineOptions, 'transport'>;
+if (connectionString === undefined || projectors === undefined) throw new Error('usage: scaleEngine <connectionString> <projectorsUrl> [{ transport, hostHeap }]');
+const { transport, hostHeap } = JSON.parse(extra) as Pick<ProjectionEngineOptions, 'transport'> & { hostHeap?: boolean };
+// As `distributary run` does in its own process.
+if (hostHeap === true) limitHeapGrowth();
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) process.exit(1);

@@ -19,6 +19,7 @@ import { readRebuildProgress } from '../postgres/readRebuildProgress.ts';
 import { readStatus } from '../status/readStatus.ts';
 import { rebuildView } from '../status/rebuildView.ts';
 import { catchUpProgress } from './catchUpProgress.ts';
+import { limitHeapGrowth } from './hostHeap.ts';
 import { printTable } from './printTable.ts';
 import { rebuildHeaders, rebuildRow } from './rebuildTable.ts';
 import { requestAndFollowRebuild } from './rebuildCommand.ts';
@@ -134,6 +135,7 @@ const servedByRun = (): Pick<ProjectionEngineOptions, 'metrics' | 'dashboard'> =
 };
 
 const run = async (): Promise<void> => {
+  limitHeapGrowth();
   const projectors = values.projectors ?? fail('run needs --projectors <module>', 'run');
   const hostWeight = numberFlag('host-weight', { min: 0 });
   const threads = numberFlag('threads', { integer: true, min: 1 });
@@ -167,6 +169,7 @@ const run = async (): Promise<void> => {
 };
 
 const runRelay = async (): Promise<void> => {
+  limitHeapGrowth();
   const running = relay({
     connectionString: connectionString(),
     nats: { servers: natsServers() },

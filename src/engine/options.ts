@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.ts';
 import { asLogger, stderrLogger, type AnyLogger } from '../logging/pinoLogger.ts';
 import { DefaultTopPartitions } from '../telemetry/engineMetrics.ts';
 import { checkApp } from '../jetstream/streamNames.ts';
-import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
+import { DefaultAckWaitMs, DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, DefaultThreadHeapMb, defaultHostId } from '../options/defaults.ts';
 import { optionChecks } from '../options/optionChecks.ts';
 
 export type ProjectionEngineOptions = {
@@ -22,6 +22,13 @@ export type ProjectionEngineOptions = {
    * less memory. @default os.availableParallelism() - 1, at least 1
    */
   threads?: number;
+  /**
+   * The most each thread's old generation may grow to, in MB. Where the limit is high (Node sets it
+   * from the machine's memory), V8 lets a heap grow to four times what survives a collection before
+   * collecting again; at 512 MB or less it grows by less, and a thread stays small. Raise it for
+   * projections that keep much in memory. @default 512
+   */
+  threadHeapMb?: number;
   lease?: {
     /**
      * Hosts of one group work together: in-process, one of them is the active reader and the others
@@ -66,6 +73,13 @@ export type ProjectionEngineOptions = {
         app: string;
         /** A delivered message not acked this long is delivered again; keep it above the projectors' `batchTimeoutMs`. @default 60000 */
         ackWaitMs?: number;
+        /**
+         * Partitions of this host consuming their stream at once; the others wait their turn, and while
+         * they wait a partition with nothing left to do sleeps at once. @default 256
+         */
+        maxConsumingPartitions?: number;
+        /** Messages received and not committed yet, across this host's partitions, before no more partitions open their consumers. @default 20000 */
+        maxPendingMessages?: number;
       };
   /** Creates Emmett's schema and distributary's tables when missing. @default true */
   migrate?: boolean;
@@ -100,6 +114,7 @@ export type ResolvedEngineOptions = {
   projectorsUrl: string;
   hostId: string;
   threads: number;
+  threadHeapMb: number;
   group: string;
   leaseTimeoutSeconds: number;
   leaseTimeoutMs: number;
@@ -113,13 +128,13 @@ export type ResolvedEngineOptions = {
   logger: Logger;
   metrics?: { port: number; host: string; topPartitions: number };
   dashboard?: { port: number; host: string; token?: string };
-  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number };
+  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
 };
 
 const check = optionChecks('projectionEngine');
 
 export const resolveEngineOptions = (options: ProjectionEngineOptions): ResolvedEngineOptions => {
-  check.known('', options, ['connectionString', 'projectors', 'hostId', 'threads', 'lease', 'reader', 'transport', 'migrate', 'logger', 'metrics', 'dashboard']);
+  check.known('', options, ['connectionString', 'projectors', 'hostId', 'threads', 'threadHeapMb', 'lease', 'reader', 'transport', 'migrate', 'logger', 'metrics', 'dashboard']);
   check.known('metrics', options.metrics, ['port', 'host', 'topPartitions']);
   check.known('dashboard', options.dashboard, ['port', 'host', 'token']);
   check.known('lease', options.lease, ['group', 'timeoutMs', 'hostWeight']);
@@ -133,13 +148,14 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
   const { transport } = options;
   if (transport !== undefined && transport.type !== 'in-process' && transport.type !== 'jetstream')
     throw new ConfigurationError(`projectionEngine: options.transport.type must be 'in-process' or 'jetstream', got ${String((transport as { type: unknown }).type)}`);
-  check.known('transport', transport, transport?.type === 'jetstream' ? ['type', 'servers', 'app', 'ackWaitMs'] : ['type']);
+  check.known('transport', transport, transport?.type === 'jetstream' ? ['type', 'servers', 'app', 'ackWaitMs', 'maxConsumingPartitions', 'maxPendingMessages'] : ['type']);
   const leaseTimeoutMs = check.positive('lease.timeoutMs', options.lease?.timeoutMs, DefaultLeaseTimeoutMs);
   return {
     connectionString: options.connectionString,
     projectorsUrl,
     hostId: options.hostId ?? defaultHostId(),
     threads: check.atLeastOne('threads', options.threads, Math.max(1, availableParallelism() - 1)),
+    threadHeapMb: check.atLeastOne('threadHeapMb', options.threadHeapMb, DefaultThreadHeapMb),
     group: options.lease?.group ?? 'default',
     leaseTimeoutSeconds: Math.ceil(leaseTimeoutMs / 1000),
     leaseTimeoutMs,
@@ -157,6 +173,8 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
             servers: [transport.servers].flat(),
             app: checkApp(transport.app),
             ackWaitMs: check.positive('transport.ackWaitMs', transport.ackWaitMs, DefaultAckWaitMs),
+            maxConsumingPartitions: check.atLeastOne('transport.maxConsumingPartitions', transport.maxConsumingPartitions, 256),
+            maxPendingMessages: check.atLeastOne('transport.maxPendingMessages', transport.maxPendingMessages, 20_000),
           }
         : { type: 'in-process' },
     logger: asLogger(options.logger ?? stderrLogger()),

@@ -117,6 +117,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       connectionString: options.connectionString,
       hostId: options.hostId,
       threads: options.threads,
+      heapMb: options.threadHeapMb,
       placement,
       concurrency: threadConcurrency(projectors),
       // A paused host's open transaction must not keep the next owner out longer than its lease.

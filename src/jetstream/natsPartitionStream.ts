@@ -1,10 +1,11 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Limiter } from '../core/limiter.ts';
 import type { Position } from '../core/position.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import { reviveEvent, type StoredEvent } from '../projector/reviveEvent.ts';
 import type { ConsumerState, PartitionStream, StreamMessage } from './partitionStream.ts';
+import { jetstreamClients } from './jetstreamClients.ts';
 import { RelayHeaders } from './streamNames.ts';
 
 const positionOf = (headers: { get(name: string): string } | undefined): Position => ({
@@ -63,9 +64,9 @@ export const natsPartitionStream = (
 ): PartitionStream => {
   const { stream, config, api } = options;
   const durable = config.durable_name;
-  const js = jetstream(nc);
-  const manager = () => jetstreamManager(nc, { checkAPI: false });
-  // The consumer last seen, to consume from without asking for its info again.
+  const { js, jsm: manager } = jetstreamClients(nc);
+  // The consumer last seen, to consume from without asking for its info again (then let go: a
+  // sleeping partition keeps nothing of it).
   let latest: ConsumerInfo | undefined;
   const seen = (info: ConsumerInfo): ConsumerState => {
     latest = info;
@@ -74,22 +75,23 @@ export const natsPartitionStream = (
 
   return {
     async consumer() {
-      const jsm = await manager();
+      const jsm = await manager;
       const info = await api(() => jsm.consumers.info(stream, durable)).catch(() => undefined);
       return info === undefined ? null : seen(info);
     },
     async createConsumer() {
-      const jsm = await manager();
+      const jsm = await manager;
       return seen(await api(() => jsm.consumers.add(stream, config)));
     },
     async replaceConsumer(floor) {
-      const jsm = await manager();
+      const jsm = await manager;
       await api(() => jsm.consumers.delete(stream, durable)).catch(() => undefined);
       const startAfterFloor = floor === 0 ? config : { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 };
       return seen(await api(() => jsm.consumers.add(stream, startAfterFloor)));
     },
     async consume(onMessage) {
       const consumer = latest === undefined ? await api(() => js.consumers.get(stream, durable)) : js.consumers.getConsumerFromInfo(latest);
+      latest = undefined;
       const messages = await consumer.consume({ max_messages: options.maxMessages, callback: (message) => onMessage(streamMessage(message)) });
       return {
         close: async () => void (await messages.close().catch(() => undefined)),
@@ -100,11 +102,11 @@ export const natsPartitionStream = (
       };
     },
     async firstSequence() {
-      const jsm = await manager();
+      const jsm = await manager;
       return (await api(() => jsm.streams.info(stream))).state.first_seq;
     },
     async positionAt(sequence) {
-      const jsm = await manager();
+      const jsm = await manager;
       const message = await api(() => jsm.streams.getMessage(stream, { seq: sequence }));
       return message === null ? null : positionOf(message.header);
     },

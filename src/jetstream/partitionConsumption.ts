@@ -8,6 +8,7 @@ import { wakeable } from '../core/wakeable.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import type { PartitionStream, StreamMessage, StreamSubscription } from './partitionStream.ts';
 import { sequenceWindow, type SequenceWindow } from './sequenceWindow.ts';
+import { unboundedConsumerBudget, type ConsumerBudget, type ConsumerSlot } from './consumerBudget.ts';
 
 /*
  * One (projector, tenant) partition this host owns, consumed from its stream through the projector's
@@ -27,12 +28,14 @@ import { sequenceWindow, type SequenceWindow } from './sequenceWindow.ts';
  *   signal aborted ──> handingOver ──> stopped
  *   a delivery settles false (halted, fenced) ──> stopped
  *
- * - opening: finds the durable consumer (creates it if missing). A take-over replaces it with one that
+ * - opening: waits for a turn in the host's consumer budget (see consumerBudget), then finds the durable
+ *   consumer (creates it if missing). A take-over replaces it with one that
  *   starts after its ack floor, unless nothing is delivered and unacked and no pull waits on it: messages
  *   the previous owner took and never acked then come at once instead of after the ack wait, and a
  *   previous owner still running loses its consumer. Then consumes from the ack floor on.
- * - consuming: hands out every batch that is in order; with nothing more for `sleepAfterMs`, everything
- *   committed and acked and the server holding nothing more for the consumer, goes to sleep.
+ * - consuming: hands out every batch that is in order; with nothing more for `sleepAfterMs` (only
+ *   `ContendedSleepAfterMs` while other partitions wait for a turn), everything committed and acked and
+ *   the server holding nothing more for the consumer, goes to sleep.
  * - gap: later messages are held and the next one is missing. Once everything handed out is committed,
  *   looks whether the stream still holds it (then waits for it, looking again every `gapCheckMs`).
  * - backfilling: the stream's retention dropped it: reads the partition's events from the checkpoint up
@@ -44,12 +47,15 @@ import { sequenceWindow, type SequenceWindow } from './sequenceWindow.ts';
  *   is held or was not committed is nakked, so whoever consumes next gets it at once.
  * - stopped: the end; nothing open, nothing in flight.
  *
- * Every state that leaves an open consumer behind (backingOff, sleeping, handingOver, stopped) first
- * closes it, waits for what is in flight and nakks the rest.
+ * Leaving an open consumer behind (for sleeping, backingOff, handingOver, stopped) first closes it,
+ * waits for what is in flight, nakks the rest and gives its turn in the budget to the next partition;
+ * a sleeping partition keeps nothing of its consumer.
  */
 
 /** A partition that received nothing this long closes its consumer and sleeps until its stream has more. */
 export const SleepAfterMs = 5000;
+/** While other partitions wait for a consumer slot, how long an open partition with nothing to do waits for more before it sleeps. */
+export const ContendedSleepAfterMs = 100;
 /** While the next message in order is missing, how often to look whether the stream's retention dropped it. */
 export const GapCheckMs = 1000;
 
@@ -72,6 +78,8 @@ export type PartitionConsumptionOptions = {
   batchSize: number;
   /** A new owner: replace the consumer with one that starts after its ack floor. */
   takeOver: boolean;
+  /** The host's bound on open consumers and the messages they hold. @default unbounded */
+  budget?: ConsumerBudget;
   /** Aborts to hand the partition over. */
   signal: AbortSignal;
   logger: Logger;
@@ -108,6 +116,8 @@ const Transitions: { readonly [From in PartitionConsumptionState]: readonly Part
 /** What exists while the consumer is open. */
 type Open = {
   readonly window: SequenceWindow<StreamMessage>;
+  /** This partition's turn in the host's budget, told how many messages the window holds. */
+  readonly slot: ConsumerSlot;
   subscription: StreamSubscription | undefined;
   lastArrival: number;
   /** Deliveries ended without being closed here. */
@@ -124,7 +134,7 @@ type State =
   | { name: 'consuming'; open: Open }
   | { name: 'gap'; open: Open }
   | { name: 'backfilling'; open: Open; resumeAt: number }
-  | { name: 'sleeping'; open: Open; past: number }
+  | { name: 'sleeping'; past: number }
   | { name: 'backingOff'; open: Open | undefined }
   | { name: 'handingOver'; open: Open | undefined }
   | { name: 'stopped' };
@@ -147,6 +157,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
   const sleepAfterMs = options.sleepAfterMs ?? SleepAfterMs;
   const gapCheckMs = options.gapCheckMs ?? GapCheckMs;
   const backoff = options.backoff ?? DefaultBackoff;
+  const budget = options.budget ?? unboundedConsumerBudget();
   const arrived = wakeable();
   let state: State = { name: 'opening' };
   let takeOver = options.takeOver;
@@ -169,7 +180,11 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     await open.subscription?.close();
     await open.settled;
     open.window.nakAll();
+    open.slot.leave();
   };
+
+  /** The budget follows what the window holds. */
+  const counted = (open: Open): void => open.slot.holding(open.window.size());
 
   /** Waits until everything handed out is committed and acked; false when the partition stopped first. */
   const settle = async (open: Open): Promise<boolean> => {
@@ -187,6 +202,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
       const outcome = await delivery;
       if (outcome === true) {
         open.window.committed(batch);
+        counted(open);
         return true;
       }
       if (outcome === false) partitionStopped = true;
@@ -197,6 +213,18 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
   };
 
   const opening = async (): Promise<void> => {
+    // Opened again after sleeping, or woken by contention meanwhile: wait for a turn.
+    const slot = await budget.enter(signal, () => arrived.wake());
+    if (slot === undefined) return;
+    try {
+      await openWith(slot);
+    } catch (error) {
+      slot.leave();
+      throw error;
+    }
+  };
+
+  const openWith = async (slot: ConsumerSlot): Promise<void> => {
     const existing = await stream.consumer();
     const consumer =
       existing === null
@@ -211,6 +239,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     takeOver = false;
     const open: Open = {
       window: sequenceWindow<StreamMessage>(consumer.ackFloor + 1),
+      slot,
       subscription: undefined,
       lastArrival: Date.now(),
       ended: false,
@@ -220,6 +249,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     };
     const subscription = await stream.consume((message) => {
       open.window.arrive(message);
+      counted(open);
       open.lastArrival = Date.now();
       arrived.wake();
     });
@@ -235,6 +265,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     if (open.failed !== undefined) throw open.failed.error;
     if (open.ended) throw new Error('the consumer closed');
     const batch = open.window.take(batchSize);
+    counted(open);
     if (batch.length > 0) {
       handOut(open, batch);
       attempt = 1;
@@ -242,7 +273,9 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     }
     if (open.window.waitingForNext()) return setState({ name: 'gap', open });
     const idleMs = Date.now() - open.lastArrival;
-    if (idleMs < sleepAfterMs) return arrived.wait(sleepAfterMs - idleMs, signal);
+    // Others waiting for a turn: make room as soon as there is nothing left to do.
+    const quietMs = budget.contended() ? Math.min(sleepAfterMs, ContendedSleepAfterMs) : sleepAfterMs;
+    if (idleMs < quietMs) return arrived.wait(quietMs - idleMs, signal);
     // Nothing for a while: once everything handed out is committed and acked, and the server has
     // nothing more for this consumer, sleep.
     if (!(await settle(open)) || !open.window.empty()) return;
@@ -252,7 +285,9 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
       open.lastArrival = Date.now();
       return;
     }
-    setState({ name: 'sleeping', open, past: open.window.next() - 1 });
+    // Asleep, the partition keeps nothing of its consumer.
+    await release(open);
+    setState({ name: 'sleeping', past: open.window.next() - 1 });
   };
 
   const gap = async (open: Open): Promise<void> => {
@@ -286,8 +321,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     setState({ name: 'consuming', open });
   };
 
-  const sleeping = async (open: Open, past: number): Promise<void> => {
-    await release(open);
+  const sleeping = async (past: number): Promise<void> => {
     // A message stored just before the consumer closed may have gone to it: have it again at once.
     const consumer = await stream.consumer();
     if (consumer !== null && consumer.ackPending > 0) takeOver = true;
@@ -318,7 +352,7 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
       case 'backfilling':
         return backfilling(current.open, current.resumeAt);
       case 'sleeping':
-        return sleeping(current.open, current.past);
+        return sleeping(current.past);
       case 'backingOff':
         return backingOff(current.open);
       case 'handingOver':

@@ -21,6 +21,8 @@ export type SequenceWindow<Message extends SequencedMessage> = {
   waitingForNext(): boolean;
   /** Nothing held and nothing in flight. */
   empty(): boolean;
+  /** Deliveries not acked or nakked yet: held, in flight and late copies. */
+  size(): number;
   /** A batch `take` returned committed: acks it in order, and the late copies it covers. */
   committed(batch: readonly Message[]): void;
   /** Everything before `sequence` was applied another way (read from the event store): go on from there. */
@@ -58,6 +60,7 @@ export const sequenceWindow = <Message extends SequencedMessage>(first: number):
     next: () => next,
     waitingForNext: () => held.size > 0,
     empty: () => held.size === 0 && inFlight.size === 0,
+    size: () => held.size + inFlight.size + lateCopies.length,
     committed(batch) {
       for (const message of batch) {
         message.ack();

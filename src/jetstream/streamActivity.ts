@@ -1,5 +1,5 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { sharedManager } from './jetstreamClients.ts';
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { toErrorInfo } from '../core/errors.ts';
 import type { Limiter } from '../core/limiter.ts';
@@ -42,7 +42,7 @@ export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, 
   const sweep = async (): Promise<void> => {
     if (sleeping.size === 0) return;
     try {
-      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      const jsm = await sharedManager(nc);
       for await (const info of jsm.streams.list(`${app}.tenants.>`)) wake(info.config.name, info.state.last_seq);
     } catch (error) {
       if (!signal.aborted) logger.warn(`looking over the tenant streams failed: ${toErrorInfo(error).message}`);
@@ -62,7 +62,7 @@ export const streamActivity = (nc: NatsConnection, app: string, logger: Logger, 
       partitionSignal.addEventListener('abort', sleeper.wake, { once: true });
       try {
         // Asleep before looking, so a notice that comes while looking is not missed.
-        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const jsm = await sharedManager(nc);
         const { state } = await api(() => jsm.streams.info(stream));
         if (state.last_seq > sequence) return;
         await done;

@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Position } from '../core/position.ts';
 import type { PositionedEvent } from '../postgres/readEventBatch.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import type { ConsumerBudget } from './consumerBudget.ts';
 import { natsPartitionStream } from './natsPartitionStream.ts';
 import { partitionConsumption } from './partitionConsumption.ts';
 import type { TenantRegistryEntry } from './tenantStreams.ts';
@@ -60,6 +61,8 @@ export type ConsumePartitionContext = {
   activity: StreamActivity;
   /** Bounds the JetStream API requests of all partitions of a host: thousands starting at once would time out. */
   api: Limiter;
+  /** Bounds the partitions of a host consuming at once and the messages they hold. */
+  budget: ConsumerBudget;
 };
 
 /**
@@ -79,6 +82,7 @@ export const consumePartition = async (context: ConsumePartitionContext): Promis
     waitPast: (sequence, waitSignal) => context.activity.waitPast(entry.stream, sequence, waitSignal, api),
     batchSize: context.batchSize,
     takeOver: context.takeOver,
+    budget: context.budget,
     signal,
     logger: context.logger,
     label: `${context.processorId}/${entry.tenant} (${entry.stream})`,

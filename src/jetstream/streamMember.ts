@@ -1,4 +1,5 @@
 import type { Dumbo } from '@event-driven-io/dumbo';
+import { sharedManager } from './jetstreamClients.ts';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
@@ -8,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import { partitionIdentity } from '../core/partitionIdentity.ts';
 import { BeforeFirstPosition, type Position } from '../core/position.ts';
 import { rendezvousOwner, type WeightedHost } from '../core/rendezvous.ts';
+import { consumerBudget } from './consumerBudget.ts';
 import { limiter } from '../core/limiter.ts';
 import { wakeable } from '../core/wakeable.ts';
 import type { PartitionRouter, StoppedPartition } from '../router/partitionRouter.ts';
@@ -15,7 +17,6 @@ import type { RouterFactory } from '../router/source.ts';
 import { schedulerUpkeep } from '../router/schedulerUpkeep.ts';
 import type { ProjectorStatus } from '../router/status.ts';
 import { consumePartition, consumerConfig, followTenantRegistry } from './streamConsumers.ts';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { refusal } from '../lifecycle/startRebuilds.ts';
 import { resetPartition } from '../lifecycle/resetPartition.ts';
 import { finishRebuild } from '../postgres/finishRebuild.ts';
@@ -44,7 +45,7 @@ export type StreamSourceOptions = {
   leaseTimeoutMs: number;
   hostWeight: number;
   logger: Logger;
-  transport: { servers: string[]; app: string; ackWaitMs: number };
+  transport: { servers: string[]; app: string; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
 };
 
 export type StreamMember = {
@@ -106,6 +107,7 @@ export const streamMember = (context: {
   const upkeep = schedulerUpkeep(db, hostId, router);
   const activity = streamActivity(nc, options.transport.app, logger, signal);
   const api = limiter(ConcurrentApiRequests);
+  const budget = consumerBudget({ maxOpen: options.transport.maxConsumingPartitions, maxMessages: options.transport.maxPendingMessages });
   const tenants = new Map<string, TenantRegistryEntry>();
   const owned = new Map<string, Owned>();
   let hosts: WeightedHost[] = [];
@@ -189,6 +191,7 @@ export const streamMember = (context: {
           takeOver: true,
           activity,
           api,
+          budget,
         }).catch((error: unknown) => logger.error(`${processorId}/${lease.partition}: ${toErrorInfo(error).message}`));
     owned.set(partitionIdentity(processorId, lease.partition), { ...lease, controller: partitionController, loop });
   };
@@ -207,7 +210,7 @@ export const streamMember = (context: {
 
   /** The global position of the last message in a tenant's stream (0 when it is empty). */
   const streamHead = async (stream: string): Promise<bigint> => {
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const jsm = await sharedManager(nc);
     const last = (await api(() => jsm.streams.info(stream))).state.last_seq;
     if (last === 0) return 0n;
     const message = await api(() => jsm.streams.getMessage(stream, { seq: last }));
@@ -249,7 +252,7 @@ export const streamMember = (context: {
       await pause(lease);
       let reset = false;
       try {
-        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const jsm = await sharedManager(nc);
         // Gone already is as good as deleted; any other failure leaves the rebuild for a later round.
         await api(() => jsm.consumers.delete(entry.stream, consumerConfig(projector).durable_name)).catch((error: unknown) => {
           if (!/not found/i.test(toErrorInfo(error).message)) throw error;

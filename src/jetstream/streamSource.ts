@@ -1,5 +1,5 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { sharedManager } from './jetstreamClients.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { WaitTimeoutError } from '../core/errors.ts';
@@ -104,7 +104,7 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
       if (connection === undefined || tenants === undefined) throw new WaitTimeoutError('the stream source is not started');
       const deadline = Date.now() + timeoutMs;
       await waitForRelay(target, deadline);
-      const jsm = await jetstreamManager(connection, { checkAPI: false });
+      const jsm = await sharedManager(connection);
       // A busy server may time out a request (thousands of consumers being set up): asked again, until the deadline.
       const patiently = <T>(ask: () => Promise<T>): Promise<T> =>
         retryUntilAborted(ask, {

@@ -14,6 +14,9 @@ export const DefaultAckWaitMs = 60_000;
 /** How often an idle reader looks at the store when no append notification arrives. */
 export const DefaultIdlePollMs = 500;
 
+/** Each worker thread's old-generation limit (MB): at 512 or less V8 grows a heap by less than 4x what survives. */
+export const DefaultThreadHeapMb = 512;
+
 /** Events read from the store per query. */
 export const DefaultReadBatchSize = 1000;
 

@@ -27,6 +27,8 @@ export type ThreadPoolOptions = {
   hostId: string;
   /** The engine's thread budget. */
   threads: number;
+  /** Each thread's old-generation limit, in MB. */
+  heapMb: number;
   placement: ThreadPlacement;
   /** Transactions open at once per thread, across its projectors. */
   concurrency: number;
@@ -94,7 +96,7 @@ export const threadPool = (options: ThreadPoolOptions): ThreadPool => {
       concurrency: options.concurrency,
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
     };
-    const worker = new Worker(bootstrapUrl, { workerData, name: `distributary:${index}`, resourceLimits: { maxYoungGenerationSizeMb: YoungGenerationMb } });
+    const worker = new Worker(bootstrapUrl, { workerData, name: `distributary:${index}`, resourceLimits: { maxYoungGenerationSizeMb: YoungGenerationMb, maxOldGenerationSizeMb: options.heapMb } });
     let markReady = (): void => undefined;
     const thread: Thread = {
       worker,

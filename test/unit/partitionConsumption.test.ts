@@ -3,6 +3,7 @@ import { silentLogger } from '../../src/core/logger.ts';
 import type { Position } from '../../src/core/position.ts';
 import { partitionConsumption, type PartitionConsumptionState } from '../../src/jetstream/partitionConsumption.ts';
 import type { ConsumerState, PartitionStream, StreamMessage } from '../../src/jetstream/partitionStream.ts';
+import { consumerBudget, type ConsumerBudget } from '../../src/jetstream/consumerBudget.ts';
 import type { PositionedEvent } from '../../src/postgres/readEventBatch.ts';
 import { reviveEvent } from '../../src/projector/reviveEvent.ts';
 import { waitUntil } from '../support/waitUntil.ts';
@@ -223,7 +224,7 @@ const memoryPartition = (setup: {
 
 type Memory = ReturnType<typeof memoryPartition>;
 
-const consume = (memory: Memory, options: { takeOver?: boolean; batchSize?: number; sleepAfterMs?: number } = {}) => {
+const consume = (memory: Memory, options: { takeOver?: boolean; batchSize?: number; sleepAfterMs?: number; budget?: ConsumerBudget } = {}) => {
   const controller = new AbortController();
   const states: PartitionConsumptionState[] = ['opening'];
   const consumption = partitionConsumption({
@@ -234,6 +235,7 @@ const consume = (memory: Memory, options: { takeOver?: boolean; batchSize?: numb
     waitPast: memory.waitPast,
     batchSize: options.batchSize ?? 10,
     takeOver: options.takeOver ?? false,
+    ...(options.budget === undefined ? {} : { budget: options.budget }),
     signal: controller.signal,
     logger: silentLogger,
     label: 'projector/tenant',
@@ -450,5 +452,42 @@ describe('partitionConsumption', () => {
     expect(partition.states.slice(0, 6)).toEqual(['opening', 'backingOff', 'opening', 'backingOff', 'opening', 'consuming']);
     expect(memory.deliveries).toEqual([[1, 2, 3]]);
     await partition.handOver();
+  });
+
+  it('waits for a turn in the host budget, and an open partition with nothing left to do makes room at once instead of after its idle time', async () => {
+    const budget = consumerBudget({ maxOpen: 1, maxMessages: 1000 });
+    const first = memoryPartition({ last: 5 });
+    const second = memoryPartition({ last: 3 });
+    const a = consume(first, { budget, sleepAfterMs: 60_000 });
+    await waitUntil('the first partition acked its 5 messages', () => first.acked().length === 5);
+    const b = consume(second, { budget, sleepAfterMs: 60_000 });
+    // The first sleeps (its consumer closed) well before its 60 s idle time, and the second then consumes.
+    await waitUntil('the second partition acked its 3 messages', () => second.acked().length === 3, 2000, 5);
+    expect(a.consumption.state()).toBe('sleeping');
+    expect(first.isOpen()).toBe(false);
+    expect(second.deliveries.flat()).toEqual(range(1, 3));
+    expect(budget.usage()).toEqual({ open: 1, messages: 0, waiting: 0 });
+    // With nobody waiting, the second stays open; new messages of the first wait for the second to make room.
+    first.append(2);
+    await waitUntil('the first partition acked its 2 new messages', () => first.acked().length === 7, 2000, 5);
+    expect(first.deliveries.flat()).toEqual(range(1, 7));
+    await a.handOver();
+    await b.handOver();
+    expect(budget.usage()).toEqual({ open: 0, messages: 0, waiting: 0 });
+  });
+
+  it('hands over while waiting for a turn, without opening anything', async () => {
+    const budget = consumerBudget({ maxOpen: 1, maxMessages: 1000 });
+    const holder = memoryPartition({ last: 2, holdCommits: true });
+    const waiter = memoryPartition({ last: 2 });
+    const a = consume(holder, { budget });
+    await waitUntil('a batch of the holder is in flight', () => holder.heldCommits() > 0);
+    const b = consume(waiter, { budget });
+    await waitUntil('the second partition waits for a turn', () => budget.usage().waiting === 1);
+    expect(await b.handOver()).toBe('handedOver');
+    expect(waiter.log).toEqual([]);
+    holder.commit();
+    await a.handOver();
+    expect(budget.usage()).toEqual({ open: 0, messages: 0, waiting: 0 });
   });
 });
