@@ -34,3 +34,5 @@ export { AdoptionRequiredError } from './lifecycle/adoptProjectors.ts';
 export { RebuildFailedError } from './lifecycle/waitForRebuild.ts';
 export type { RebuildRow } from './postgres/readRebuilds.ts';
 export { tenants, type Tenants, type TenantRow } from './operations/tenants.ts';
+export { projectorVersions, type ProjectorVersions } from './operations/versions.ts';
+export type { ReadModelVersion, VersionState } from './postgres/readModelVersions.ts';

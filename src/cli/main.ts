@@ -1,4 +1,5 @@
 import { tenantCommand } from './tenantCommand.ts';
+import { versionsCommand } from './versionsCommand.ts';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -357,6 +358,9 @@ const tenant = (): Promise<void> =>
     fail: (message) => fail(message, 'tenant'),
   });
 
+const versions = (): Promise<void> =>
+  versionsCommand({ args: positionals.slice(1), yes: values.yes === true, connectionString: connectionString(), fail: (message) => fail(message, 'versions') });
+
 const commands: Record<CommandName, () => Promise<void>> = {
   run,
   relay: runRelay,
@@ -367,6 +371,7 @@ const commands: Record<CommandName, () => Promise<void>> = {
   'dead-letters': deadLetters,
   rebuild,
   tenant,
+  versions,
 };
 
 if (values.help === true || commandName === undefined) {

@@ -119,5 +119,8 @@ export const statusReport = (model: StatusModel, options: { limit: number }): st
     '',
     ...section('relays', ['app', 'host', 'state', 'position', 'store head', 'lag events', 'lag', 'streams', 'published', 'heartbeat age'], model.relays.map(relayRow)),
     ...(model.rebuilds.length === 0 ? [] : ['', ...section('rebuilds, open or finished in the last hour', [...rebuildHeaders], model.rebuilds.map(rebuildRow))]),
+    ...(model.versions.length === 0
+      ? []
+      : ['', ...section('versions', ['projector', 'version', 'state', 'runs as', 'read model', 'current since'], model.versions.map((v) => [v.processorId, String(v.version), v.state, v.runtimeId, v.readModel ?? '', v.state === 'current' ? (v.switchedAt ?? '') : '']))]),
   ];
 };

@@ -107,6 +107,16 @@ export const commandUsage = {
       Tenants with their projectors, lag, events applied, and whether removed.
 `,
   },
+  versions: {
+    flags: ['yes'],
+    text: `  distributary versions [list [<projector>]] [--database-url <url>]
+      The versions of each projector: current (what the application reads), building (beside it,
+      until caught up), retired, dropped; its read model, the id it runs as, when it became current.
+  distributary versions drop <projector> <version> --yes [--database-url <url>]
+      Drop a version that is not current: its checkpoints, dead letters and state, and a Pongo
+      collection's table. Remove it from the projectors module and restart the hosts first.
+`,
+  },
 } as const;
 
 export type CommandName = keyof typeof commandUsage;

@@ -9,6 +9,8 @@ import { loadProjectors } from '../projector/loadProjectors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { initProjection } from '../postgres/initProjection.ts';
 import { adoptProjectors } from '../lifecycle/adoptProjectors.ts';
+import { followVersions, readModelOf, registerVersions } from '../lifecycle/projectorVersions.ts';
+import type { ReadModelVersion } from '../postgres/readModelVersions.ts';
 import { waitForRebuild } from '../lifecycle/waitForRebuild.ts';
 import { requestRebuild } from '../postgres/requestRebuild.ts';
 import type { RebuildRow } from '../postgres/readRebuilds.ts';
@@ -55,6 +57,12 @@ export type ProjectionEngine = {
    * host owns the work carries it out. Resolves with the finished rebuild; rejects if it failed.
    */
   rebuild(processorId: string, options?: { partition?: string; timeoutMs?: number }): Promise<RebuildRow>;
+  /**
+   * The version of a projector (by the processorId it was declared with) the application should read:
+   * its read model's name (a Pongo projection's collection) and version. A later version exported
+   * beside it builds in the background and becomes current here only once caught up.
+   */
+  readModel(processorId: string): Promise<ReadModelVersion>;
   /** The engine's Prometheus registry (served at `metrics.port` when configured). */
   metrics(): Registry;
   /** Where the metrics are served, once started with `metrics`. */
@@ -95,6 +103,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
   let dumbo: Dumbo | undefined;
   let source: Source | undefined;
   let spare: ThreadPool | undefined;
+  // Versions building beside the current ones, followed until they are current.
+  let versionsStop = new AbortController();
+  let followingVersions: Promise<void> = Promise.resolve();
   const progressed = wakeable();
   const telemetry = engineTelemetry({
     hostId: options.hostId,
@@ -157,11 +168,21 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         db.on('error', (error) => logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
         dumbo = createDumbo({ connectionString: options.connectionString, pool: db });
         if (options.migrate) for (const projector of projectors) await initProjection(dumbo, options.connectionString, projector);
+        // Versions side by side: each recorded, the first one current; a dropped one refuses to start.
+        await registerVersions(db, projectors);
         // A processor id Emmett ran goes on from its checkpoint, is rebuilt, or the start fails: never applied twice.
         const adopted = await adoptProjectors(dumbo, db, options.connectionString, projectors);
         projectors = projectors.map((projector) => (adopted.has(projector.processorId) ? { ...projector, adopted: adopted.get(projector.processorId) } : projector));
         source = await openSource(options, routerFactory(placed.placement), db, dumbo);
         await source.start();
+        followingVersions = followVersions({
+          db,
+          projectors,
+          caughtUp: async (timeoutMs) => source!.whenCaughtUp(await readLastPosition(db!), timeoutMs),
+          working: () => source?.role() === 'active' || source?.role() === 'member',
+          onSwitch: (version) => logger.info(`version ${version.version} of '${version.processorId}' is caught up and now current`, { processorId: version.processorId, version: version.version }),
+          signal: versionsStop.signal,
+        });
         await warming;
         await telemetry.start(db);
       } catch (error) {
@@ -208,6 +229,13 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
       };
     },
 
+    async readModel(processorId) {
+      if (db === undefined) throw new ConfigurationError('projectionEngine: readModel() needs a started engine');
+      const current = await readModelOf(db, processorId);
+      if (current === undefined) throw new ConfigurationError(`projectionEngine: readModel(): no projector '${processorId}' was ever started against this database`);
+      return current;
+    },
+
     async rebuild(processorId, { partition, timeoutMs = 600_000 } = {}) {
       if (db === undefined) throw new ConfigurationError('projectionEngine: rebuild() needs a started engine');
       if (!projectors.some((projector) => projector.processorId === processorId)) throw new ConfigurationError(`projectionEngine: rebuild(): no projector '${processorId}' here`);
@@ -221,6 +249,9 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
 
     async stop() {
       if (!started) return;
+      versionsStop.abort();
+      await followingVersions;
+      versionsStop = new AbortController();
       await telemetry.flush();
       await source?.stop();
       await telemetry.stop();

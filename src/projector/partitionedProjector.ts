@@ -48,7 +48,11 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
    * batch in flight: its batches commit in order through the checkpoint compare-and-set. @default 0.01
    */
   minShare?: number;
-  /** Checkpoint version in `emt_processors`. @default 1 */
+  /**
+   * The projector's version. A higher version of the same processorId, exported beside the current
+   * one, builds its read models beside them (name them apart, as Emmett's `version` option does:
+   * `<collection>_v<version>`) and becomes current once caught up; see `engine.readModel`. @default 1
+   */
   version?: number;
   /**
    * What to do when the processor id has a checkpoint Emmett's own processor wrote (moving a projector
@@ -83,7 +87,14 @@ export type PartitionedProjectorOptions<EventType extends Event = Event> = {
 
 export type PartitionedProjector<EventType extends Event = Event> = {
   readonly kind: typeof ProjectorBrand;
+  /**
+   * Names this version of the projector everywhere (checkpoints, leases, dead letters, status):
+   * the declared processorId for version 1, `processorId@v<version>` for later ones, so that two
+   * versions of one projector run side by side.
+   */
   readonly processorId: string;
+  /** The processorId it was declared with: the same for all its versions. */
+  readonly name: string;
   readonly projection: PostgreSQLProjectionDefinition<EventType>;
   readonly partitionBy: (event: ProjectorEvent<EventType>) => unknown;
   readonly placement: Placement;
@@ -111,6 +122,11 @@ export type AnyPartitionedProjector = PartitionedProjector<any>;
 export const ProjectorBrand = Symbol.for('distributary.partitionedProjector');
 
 export const ReservedProcessorPrefix = 'distributary:';
+
+const VersionSuffix = /@v\d+$/;
+
+/** What names a version of a projector in distributary's tables and maps: `orders`, `orders@v2`. */
+export const runtimeId = (processorId: string, version: number): string => (version === 1 ? processorId : `${processorId}@v${version}`);
 
 const check = optionChecks('partitionedProjector');
 
@@ -156,6 +172,8 @@ export const partitionedProjector = <EventType extends Event>(
   const { processorId, projection, partitionBy } = options;
   if (typeof processorId !== 'string' || processorId.length === 0)
     throw new ConfigurationError('partitionedProjector: options.processorId must be a non-empty string');
+  if (VersionSuffix.test(processorId))
+    throw new ConfigurationError(`partitionedProjector: options.processorId must not end in '@v<number>' (distributary names later versions so), got '${processorId}'; use options.version`);
   if (processorId.startsWith(ReservedProcessorPrefix))
     throw new ConfigurationError(`partitionedProjector: options.processorId must not start with '${ReservedProcessorPrefix}', got '${processorId}'`);
   if (typeof projection?.handle !== 'function')
@@ -169,9 +187,11 @@ export const partitionedProjector = <EventType extends Event>(
   if (then !== 'halt' && then !== 'skip')
     throw new ConfigurationError(`partitionedProjector: options.onError.then must be 'halt' or 'skip', got ${String(then)}`);
   const backoff = options.onError?.backoff;
+  const version = check.positiveInteger('version', options.version, 1);
   return {
     kind: ProjectorBrand,
-    processorId,
+    processorId: runtimeId(processorId, version),
+    name: processorId,
     projection,
     partitionBy,
     placement: resolvePlacement(options.placement),
@@ -179,7 +199,7 @@ export const partitionedProjector = <EventType extends Event>(
     concurrency: check.positiveInteger('concurrency', options.concurrency, 4),
     partitionsPerTransaction: check.positiveInteger('partitionsPerTransaction', options.partitionsPerTransaction, 32),
     minShare: check.fraction('minShare', options.minShare, DefaultMinShare),
-    version: check.positiveInteger('version', options.version, 1),
+    version,
     onError: {
       retries: check.nonNegativeInteger('onError.retries', options.onError?.retries, 5),
       backoff: {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { readStatusRows } from '../postgres/readStatusRows.ts';
+import { readModelVersions } from '../postgres/readModelVersions.ts';
 import { rebuildView } from './rebuildView.ts';
 import type { HostView, PartitionHealth, PartitionView, ProjectorView, RelayView, StatusModel } from './statusModel.ts';
 
@@ -107,5 +108,9 @@ export const readStatus = async (db: pg.Pool, options: { processorId?: string } 
       ...(row.stopped_at === null ? {} : { stoppedAt: row.stopped_at.toISOString() }),
     }),
   );
-  return { takenAt: rows.takenAt.toISOString(), hosts, projectors: summarize(partitions), partitions, relays, rebuilds: rows.rebuilds.map(rebuildView) };
+  const stored = await readModelVersions(db, options.processorId);
+  const versions = stored
+    .filter((row) => stored.some((other) => other.processorId === row.processorId && other.version !== row.version && other.state !== 'dropped'))
+    .map(({ processorId, version, state, runtimeId, readModel, switchedAt }) => ({ processorId, version, state, runtimeId, readModel, switchedAt: switchedAt?.toISOString() ?? null }));
+  return { takenAt: rows.takenAt.toISOString(), hosts, projectors: summarize(partitions), partitions, relays, rebuilds: rows.rebuilds.map(rebuildView), versions };
 };

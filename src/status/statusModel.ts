@@ -129,4 +129,16 @@ export type StatusModel = {
   relays: RelayView[];
   /** Rebuilds requested or running, and those finished in the last hour; newest first. */
   rebuilds: RebuildView[];
+  /** Versions of the projectors that have more than one (one building beside the current one, or retired ones). */
+  versions: VersionView[];
+};
+
+export type VersionView = {
+  processorId: string;
+  version: number;
+  state: 'building' | 'current' | 'retired' | 'dropped';
+  /** The id the version runs as: its partitions in `partitions` are under it. */
+  runtimeId: string;
+  readModel: string | null;
+  switchedAt: string | null;
 };

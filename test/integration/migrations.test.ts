@@ -106,6 +106,7 @@ describe('migrations', () => {
         'distributary_partition_owners',
         'distributary_partition_status',
         'distributary_partition_weights',
+        'distributary_read_models',
         'distributary_rebuilds',
         'distributary_relay_status',
         'distributary_removed_tenants',

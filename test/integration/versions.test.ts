@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { projectionEngine, projectorVersions, silentLogger } from '../../src/index.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { waitUntil } from '../support/waitUntil.ts';
+import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
+
+const moduleUrl = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
+const itemsOf = (totals: Totals): number => [...totals.values()].reduce((sum, { items }) => sum + items, 0);
+
+describe('versions side by side', () => {
+  const database = useTestDatabase();
+
+  it('builds a new version beside the current one, which keeps serving and updating, and switches once it caught up; the old one is then dropped', async () => {
+    const { connectionString, db } = database;
+    await appendLedgerEvents(connectionString, { tenants: 8, carts: 40, events: 3000, seed: 7 });
+    const first = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgerV1'), logger: silentLogger });
+    await first.start();
+    await first.whenCaughtUp({ timeoutMs: 60_000 });
+    expect(await first.readModel('ledger-versioned')).toMatchObject({ version: 1, readModel: 'ledger-versioned', state: 'current', runtimeId: 'ledger-versioned' });
+    await first.stop();
+
+    const backlog = itemsOf(await foldFromStore(db));
+    const both = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgers'), logger: silentLogger });
+    await both.start();
+    try {
+      // Right after start the app still reads version 1; version 2 builds beside it under its own id.
+      expect(await both.readModel('ledger-versioned')).toMatchObject({ version: 1, readModel: 'ledger-versioned' });
+      const versions = projectorVersions({ connectionString });
+      try {
+        expect((await versions.list('ledger-versioned')).map((v) => [v.version, v.runtimeId, v.state])).toEqual([
+          [1, 'ledger-versioned', 'current'],
+          [2, 'ledger-versioned@v2', 'building'],
+        ]);
+      } finally {
+        await versions.close();
+      }
+      // Live events while it builds: version 1 applies them too.
+      let appending = true;
+      let seed = 100;
+      const live = (async () => {
+        while (appending) await appendLedgerEvents(connectionString, { tenants: 8, carts: 40, events: 40, seed: seed++ });
+      })();
+      let seenV2: Totals | undefined;
+      await waitUntil('version 2 became current', async () => {
+        if ((await both.readModel('ledger-versioned')).version !== 2) return false;
+        seenV2 = await readModelTotals(db, 'ledger-versioned_v2');
+        return true;
+      }, 60_000, 10);
+      appending = false;
+      await live;
+      // When the app was first told to read version 2, it held at least the whole backlog: never empty or half built.
+      expect(itemsOf(seenV2!)).toBeGreaterThanOrEqual(backlog);
+      await both.whenCaughtUp({ timeoutMs: 60_000 });
+      const fold = await foldFromStore(db);
+      expect(itemsOf(fold)).toBeGreaterThan(backlog);
+      expect(await readModelTotals(db, 'ledger-versioned_v2')).toEqual(fold);
+      expect(await readModelTotals(db, 'ledger-versioned')).toEqual(fold);
+      expect(await fifoViolations(db, 'ledger-versioned_v2')).toEqual([]);
+      expect(await both.readModel('ledger-versioned')).toMatchObject({ version: 2, readModel: 'ledger-versioned_v2', state: 'current', runtimeId: 'ledger-versioned@v2' });
+    } finally {
+      await both.stop();
+    }
+
+    const versions = projectorVersions({ connectionString });
+    try {
+      await expect(versions.drop('ledger-versioned', 2)).rejects.toThrow(/version 2 of 'ledger-versioned' is current/);
+      // Not a Pongo collection: its rows are the application's to delete; its checkpoints are gone.
+      expect(await versions.drop('ledger-versioned', 1)).toEqual({ droppedTable: null });
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM emt_processors WHERE processor_id = 'ledger-versioned' AND version = 1");
+      expect(rows[0].n).toBe(0);
+      expect((await versions.list('ledger-versioned')).map((v) => [v.version, v.state])).toEqual([
+        [1, 'dropped'],
+        [2, 'current'],
+      ]);
+    } finally {
+      await versions.close();
+    }
+    // A module still exporting the dropped version is refused; without it, version 2 goes on from its checkpoints.
+    await expect(projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgers'), logger: silentLogger }).start()).rejects.toThrow(/version 1 of 'ledger-versioned' was dropped/);
+    await appendLedgerEvents(connectionString, { tenants: 8, carts: 40, events: 200, seed: 999 });
+    const last = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgerV2'), logger: silentLogger });
+    await last.start();
+    try {
+      await last.whenCaughtUp({ timeoutMs: 60_000 });
+      // The audit's unique (projector, tenant, position) would have halted a partition applying anything twice.
+      expect(last.status().projectors[0]!.partitions.every((p) => p.state !== 'halted')).toBe(true);
+      expect(await readModelTotals(db, 'ledger-versioned_v2')).toEqual(await foldFromStore(db));
+    } finally {
+      await last.stop();
+    }
+  });
+
+  it('moves the checkpoints of a projector declared at version 2 before versions had ids of their own to its id, applying nothing again', async () => {
+    const { connectionString, db } = database;
+    await appendLedgerEvents(connectionString, { tenants: 4, carts: 20, events: 600, seed: 31 });
+    const projectors = moduleUrl('legacyVersionedLedger');
+    const before = projectionEngine({ connectionString, projectors, logger: silentLogger, reader: { markIntervalMs: 100 } });
+    await before.start();
+    await before.whenCaughtUp({ timeoutMs: 60_000 });
+    await before.stop();
+    // What the release before stored: everything under the declared id, and no versions recorded.
+    await db.query("UPDATE emt_processors SET processor_id = 'ledger-legacy' WHERE processor_id = 'ledger-legacy@v2'");
+    await db.query("UPDATE emt_processors SET processor_id = replace(processor_id, ':ledger-legacy@v2', ':ledger-legacy') WHERE processor_id LIKE 'distributary:mark:%'");
+    await db.query("UPDATE distributary_partition_status SET processor_id = 'ledger-legacy' WHERE processor_id = 'ledger-legacy@v2'");
+    await db.query("DELETE FROM distributary_read_models WHERE processor_id = 'ledger-legacy'");
+
+    await appendLedgerEvents(connectionString, { tenants: 4, carts: 20, events: 100, seed: 32 });
+    const after = projectionEngine({ connectionString, projectors, logger: silentLogger });
+    await after.start();
+    try {
+      await after.whenCaughtUp({ timeoutMs: 60_000 });
+      // Applying an event twice would have hit the audit's unique (projector, tenant, position) and halted.
+      expect(after.status().projectors[0]!.partitions.filter((p) => p.state === 'halted')).toEqual([]);
+      expect(await readModelTotals(db, 'ledger-legacy')).toEqual(await foldFromStore(db));
+      const { rows } = await db.query<{ id: string }>("SELECT DISTINCT processor_id AS id FROM emt_processors WHERE processor_id LIKE '%ledger-legacy%' AND processor_id NOT LIKE 'distributary:mark:%'");
+      expect(rows.map((row) => row.id)).toEqual(['ledger-legacy@v2']);
+      const { rows: status } = await db.query<{ id: string }>("SELECT DISTINCT processor_id AS id FROM distributary_partition_status WHERE processor_id LIKE 'ledger-legacy%'");
+      expect(status.map((row) => row.id)).toEqual(['ledger-legacy@v2']);
+    } finally {
+      await after.stop();
+    }
+  });
+});

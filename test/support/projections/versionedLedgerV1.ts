@@ -1,0 +1,1 @@
+export { ledgerV1 } from './versionedLedgers.ts';

@@ -1,0 +1,1 @@
+export { ledgerV2 } from './versionedLedgers.ts';
