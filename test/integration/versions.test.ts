@@ -66,8 +66,8 @@ describe('versions side by side', () => {
       await expect(versions.drop('ledger-versioned', 2)).rejects.toThrow(/version 2 of 'ledger-versioned' is current/);
       // Not a Pongo collection: its rows are the application's to delete; its checkpoints are gone.
       expect(await versions.drop('ledger-versioned', 1)).toEqual({ droppedTable: null });
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM emt_processors WHERE processor_id = 'ledger-versioned' AND version = 1");
-      expect(rows[0].n).toBe(0);
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM emt_processors WHERE processor_id = 'ledger-versioned' AND version = 1");
+      expect(rows[0]!.n).toBe(0);
       expect((await versions.list('ledger-versioned')).map((v) => [v.version, v.state])).toEqual([
         [1, 'dropped'],
         [2, 'current'],
