@@ -22,7 +22,8 @@ export const commandUsage = {
       (on --metrics-host, default 127.0.0.1; 0 picks a free port). --dashboard-port serves the
       dashboard from this process on 127.0.0.1; --dashboard-token enables its retry, discard and rebuild buttons.
       Logs are JSON lines (pino) on stderr: warnings and errors, and with --verbose also sessions
-      starting and partitions handed over.
+      starting and partitions handed over. The process grows its heap by 50% past what survives a
+      collection (V8's --heap-growing-percent=50, unless node was given one).
 `,
   },
   relay: {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { projectionEngine, projectorVersions, silentLogger } from '../../src/index.ts';
 import { useTestDatabase } from '../support/database.ts';
@@ -5,6 +7,8 @@ import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
 const moduleUrl = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const cli = (connectionString: string, ...args: string[]) => spawnSync(process.execPath, [main, ...args, '--database-url', connectionString], { encoding: 'utf8' });
 const itemsOf = (totals: Totals): number => [...totals.values()].reduce((sum, { items }) => sum + items, 0);
 
 describe('versions side by side', () => {
@@ -61,6 +65,15 @@ describe('versions side by side', () => {
       await both.stop();
     }
 
+    const listed = cli(connectionString, 'versions', 'list', 'ledger-versioned');
+    expect(listed.stdout).toMatch(/^ledger-versioned\s+1\s+retired\s+ledger-versioned\s+ledger-versioned\s/m);
+    expect(listed.stdout).toMatch(/^ledger-versioned\s+2\s+current\s+ledger-versioned_v2\s+ledger-versioned@v2\s/m);
+    const unconfirmed = cli(connectionString, 'versions', 'drop', 'ledger-versioned', '1');
+    expect(unconfirmed.status).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/add --yes to do it/);
+    const current = cli(connectionString, 'versions', 'drop', 'ledger-versioned', '2', '--yes');
+    expect(current.status).toBe(1);
+    expect(current.stderr).toMatch(/version 2 of 'ledger-versioned' is current/);
     const versions = projectorVersions({ connectionString });
     try {
       await expect(versions.drop('ledger-versioned', 2)).rejects.toThrow(/version 2 of 'ledger-versioned' is current/);
