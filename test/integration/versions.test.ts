@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { projectionEngine, projectorVersions, silentLogger } from '../../src/index.ts';
+import { projectionEngine, projectorVersions, relay, silentLogger } from '../../src/index.ts';
+import { natsUrl, uniqueApp } from '../support/nats.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
@@ -131,6 +132,42 @@ describe('versions side by side', () => {
       expect(status.map((row) => row.id)).toEqual(['ledger-legacy@v2']);
     } finally {
       await after.stop();
+    }
+  });
+
+  it('builds and switches a new version over JetStream too, where it consumes the tenant streams with durable consumers of its own', async () => {
+    const { connectionString, db } = database;
+    await db.query("DELETE FROM ledger_totals WHERE projector LIKE 'ledger-versioned%'");
+    await db.query("DELETE FROM ledger_audit WHERE projector LIKE 'ledger-versioned%'");
+    await db.query("DELETE FROM emt_processors WHERE processor_id LIKE '%ledger-versioned%'");
+    await db.query("DELETE FROM distributary_read_models WHERE processor_id = 'ledger-versioned'");
+    const app = uniqueApp();
+    const shopRelay = relay({ connectionString, nats: { servers: natsUrl() }, app, logger: silentLogger });
+    const transport = { type: 'jetstream' as const, servers: natsUrl(), app };
+    await shopRelay.start();
+    try {
+      const first = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgerV1'), logger: silentLogger, transport });
+      await first.start();
+      await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+      await first.whenCaughtUp({ timeoutMs: 60_000 });
+      await first.stop();
+      const both = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgers'), logger: silentLogger, transport });
+      await both.start();
+      try {
+        expect(await both.readModel('ledger-versioned')).toMatchObject({ version: 1 });
+        await appendLedgerEvents(connectionString, { tenants: 8, carts: 40, events: 300, seed: 77 });
+        await waitUntil('version 2 became current over JetStream', async () => (await both.readModel('ledger-versioned')).version === 2, 60_000, 50);
+        await shopRelay.whenCaughtUp({ timeoutMs: 60_000 });
+        await both.whenCaughtUp({ timeoutMs: 60_000 });
+        const fold = await foldFromStore(db);
+        expect(await readModelTotals(db, 'ledger-versioned_v2')).toEqual(fold);
+        expect(await readModelTotals(db, 'ledger-versioned')).toEqual(fold);
+        expect(await fifoViolations(db, 'ledger-versioned_v2')).toEqual([]);
+      } finally {
+        await both.stop();
+      }
+    } finally {
+      await shopRelay.stop();
     }
   });
 });
