@@ -216,6 +216,8 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     // Opened again after sleeping, or woken by contention meanwhile: wait for a turn.
     const slot = await budget.enter(signal, () => arrived.wake());
     if (slot === undefined) return;
+    // Handed over while it waited: the next owner opens the consumer.
+    if (signal.aborted) return slot.leave();
     try {
       await openWith(slot);
     } catch (error) {

@@ -47,6 +47,9 @@ export const registerVersions = async (db: pg.Pool, projectors: readonly AnyPart
     for (const name of names) {
       const versions = projectors.filter((projector) => projector.name === name).sort((a, b) => a.version - b.version);
       const stored = await readModelVersions(client, name);
+      const readModels = new Set(versions.map((projector) => projector.projection.name ?? projector.processorId));
+      if (readModels.size < versions.length)
+        throw new ConfigurationError(`projectionEngine: the versions of '${name}' share a read model name: give each its own (Emmett's version option names a Pongo collection <collection>_v<version>)`);
       for (const projector of versions) {
         const known = stored.find((row) => row.version === projector.version);
         if (known?.state === 'dropped')
@@ -89,7 +92,9 @@ export const dropVersion = async (db: pg.Pool, processorId: string, version: num
     if (row.state === 'dropped') return { droppedTable: null };
     await deleteProcessor(client, row.runtimeId, version);
     let droppedTable: string | null = null;
-    if (row.kind?.startsWith('emt:projections:postgresql:pongo') === true && row.readModel !== null && PlainIdentifier.test(row.readModel)) {
+    const sharedWith = (await readModelVersions(client, processorId)).some((other) => other.version !== version && other.state !== 'dropped' && other.readModel === row.readModel);
+    const ownsCollection = row.kind === 'emt:projections:postgresql:pongo:multi_stream' || row.kind === 'emt:projections:postgresql:pongo:single_stream';
+    if (ownsCollection && !sharedWith && row.readModel !== null && PlainIdentifier.test(row.readModel)) {
       await client.query(`DROP TABLE IF EXISTS "${row.readModel}"`);
       droppedTable = row.readModel;
     }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { marksOfProcessorSql } from './markIds.ts';
 
 /** distributary's tables keyed by a processor id (without a version of their own). */
 const KeyedTables = [
@@ -21,7 +22,7 @@ export const renameProcessor = async (client: pg.PoolClient, from: string, to: s
   // Marks are named `distributary:mark:<group>:<processor>`.
   await client.query(
     `UPDATE emt_processors SET processor_id = left(processor_id, length(processor_id) - length($1)) || $2
-      WHERE processor_id LIKE 'distributary:mark:%' AND right(processor_id, length($1) + 1) = ':' || $1 AND version = $3`,
+      WHERE ${marksOfProcessorSql('processor_id', '$1')} AND version = $3`,
     [from, to, version],
   );
   await client.query('UPDATE distributary_adoptions SET processor_id = $2 WHERE processor_id = $1 AND version = $3', [from, to, version]);
@@ -34,7 +35,7 @@ export const renameProcessor = async (client: pg.PoolClient, from: string, to: s
  */
 export const deleteProcessor = async (client: pg.PoolClient, id: string, version: number): Promise<void> => {
   await client.query('DELETE FROM emt_processors WHERE processor_id = $1 AND version = $2', [id, version]);
-  await client.query(`DELETE FROM emt_processors WHERE processor_id LIKE 'distributary:mark:%' AND right(processor_id, length($1) + 1) = ':' || $1 AND version = $2`, [id, version]);
+  await client.query(`DELETE FROM emt_processors WHERE ${marksOfProcessorSql('processor_id', '$1')} AND version = $2`, [id, version]);
   await client.query('DELETE FROM distributary_adoptions WHERE processor_id = $1 AND version = $2', [id, version]);
   for (const table of KeyedTables) await client.query(`DELETE FROM ${table} WHERE processor_id = $1`, [id]);
 };
