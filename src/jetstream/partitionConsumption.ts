@@ -101,7 +101,6 @@ export type PartitionConsumption = {
   state(): PartitionConsumptionState;
 };
 
-
 const Transitions: { readonly [From in PartitionConsumptionState]: readonly PartitionConsumptionState[] } = {
   opening: ['consuming', 'backingOff', 'handingOver'],
   consuming: ['gap', 'sleeping', 'backingOff', 'handingOver', 'stopped'],
@@ -183,7 +182,6 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
     open.slot.leave();
   };
 
-  /** The budget follows what the window holds. */
   const counted = (open: Open): void => open.slot.holding(open.window.size());
 
   /** Waits until everything handed out is committed and acked; false when the partition stopped first. */
@@ -213,7 +211,6 @@ export const partitionConsumption = (options: PartitionConsumptionOptions): Part
   };
 
   const opening = async (): Promise<void> => {
-    // Opened again after sleeping, or woken by contention meanwhile: wait for a turn.
     const slot = await budget.enter(signal, () => arrived.wake());
     if (slot === undefined) return;
     // Handed over while it waited: the next owner opens the consumer.

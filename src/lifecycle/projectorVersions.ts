@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { abortableSleep } from '../core/abortableSleep.ts';
 import { ConfigurationError, DistributaryError } from '../core/errors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
 import { MigrationLockId } from '../postgres/migrate.ts';
@@ -122,9 +123,8 @@ export const followVersions = async (context: {
   signal: AbortSignal;
 }): Promise<void> => {
   const { db, signal } = context;
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => { const timer = setTimeout(resolve, ms); signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true }); });
   while (!signal.aborted) {
-    await sleep(VersionCheckMs);
+    await abortableSleep(VersionCheckMs, signal);
     if (signal.aborted) return;
     try {
       const stored = await readModelVersions(db);
