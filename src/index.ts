@@ -25,6 +25,9 @@ export type { RelayOptions, TenantStreamLimits } from './jetstream/relayOptions.
 export { RelayHeaders } from './jetstream/streamNames.ts';
 export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
+export type { NatsCredentials } from './jetstream/natsCredentials.ts';
+export { natsConfig, type NatsConfig, type NatsConfigOptions, type TenantUser } from './security/natsConfig.ts';
+export { appAccount, hostPermissions, relayPermissions, tenantInboxPrefix, tenantPermissions, type Permissions } from './security/natsPermissions.ts';
 export { readStatus } from './status/readStatus.ts';
 export type { StatusModel, PartitionView, ProjectorView, HostView, RelayView, PartitionHealth, RebuildView, RebuildStatus } from './status/statusModel.ts';
 export { withTraceContext, parseTraceparent } from './tracing/traceContext.ts';

@@ -41,6 +41,11 @@ export const classifyError = (error: unknown): ErrorKind => {
   if (typeof error !== 'object' || error === null) return 'other';
   const { name, cause } = error as { name?: unknown; cause?: unknown };
   if (typeof name === 'string') {
+    // A request fails with the server's reason as its cause (a permission violation is not an outage).
+    if (name === 'RequestError' && cause !== undefined && cause !== error) {
+      const kind = classifyError(cause);
+      return kind === 'other' ? 'transient' : kind;
+    }
     if (transientNatsNames.has(name)) return 'transient';
     if (permissionNatsNames.has(name)) return 'permission';
     if (notFoundNatsNames.has(name)) return 'not-found';

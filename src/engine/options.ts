@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { natsCredentialKeys, resolveNatsCredentials, type NatsCredentials, type ResolvedNatsCredentials } from '../jetstream/natsCredentials.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { asLogger, stderrLogger, type AnyLogger } from '../logging/pinoLogger.ts';
@@ -67,7 +68,7 @@ export type ProjectionEngineOptions = {
    */
   transport?:
     | { type: 'in-process' }
-    | {
+    | ({
         type: 'jetstream';
         servers: string | string[];
         app: string;
@@ -80,7 +81,7 @@ export type ProjectionEngineOptions = {
         maxConsumingPartitions?: number;
         /** Messages received and not committed yet, across this host's partitions, before no more partitions open their consumers. @default 20000 */
         maxPendingMessages?: number;
-      };
+      } & NatsCredentials);
   /** Creates Emmett's schema and distributary's tables when missing. @default true */
   migrate?: boolean;
   /** @default warnings and errors to stderr */
@@ -128,7 +129,9 @@ export type ResolvedEngineOptions = {
   logger: Logger;
   metrics?: { port: number; host: string; topPartitions: number };
   dashboard?: { port: number; host: string; token?: string };
-  transport: { type: 'in-process' } | { type: 'jetstream'; servers: string[]; app: string; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
+  transport:
+    | { type: 'in-process' }
+    | { type: 'jetstream'; servers: string[]; app: string; credentials: ResolvedNatsCredentials; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
 };
 
 const check = optionChecks('projectionEngine');
@@ -148,7 +151,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
   const { transport } = options;
   if (transport !== undefined && transport.type !== 'in-process' && transport.type !== 'jetstream')
     throw new ConfigurationError(`projectionEngine: options.transport.type must be 'in-process' or 'jetstream', got ${String((transport as { type: unknown }).type)}`);
-  check.known('transport', transport, transport?.type === 'jetstream' ? ['type', 'servers', 'app', 'ackWaitMs', 'maxConsumingPartitions', 'maxPendingMessages'] : ['type']);
+  check.known('transport', transport, transport?.type === 'jetstream' ? ['type', 'servers', 'app', 'ackWaitMs', 'maxConsumingPartitions', 'maxPendingMessages', ...natsCredentialKeys] : ['type']);
   const leaseTimeoutMs = check.positive('lease.timeoutMs', options.lease?.timeoutMs, DefaultLeaseTimeoutMs);
   return {
     connectionString: options.connectionString,
@@ -172,6 +175,7 @@ export const resolveEngineOptions = (options: ProjectionEngineOptions): Resolved
             type: 'jetstream',
             servers: [transport.servers].flat(),
             app: checkApp(transport.app),
+            credentials: resolveNatsCredentials('projectionEngine', 'transport', transport),
             ackWaitMs: check.positive('transport.ackWaitMs', transport.ackWaitMs, DefaultAckWaitMs),
             maxConsumingPartitions: check.atLeastOne('transport.maxConsumingPartitions', transport.maxConsumingPartitions, 256),
             maxPendingMessages: check.atLeastOne('transport.maxPendingMessages', transport.maxPendingMessages, 20_000),

@@ -5,6 +5,7 @@ import type { ProjectorEvent } from '../projector/partitionedProjector.ts';
 import { DefaultIdlePollMs, DefaultLeaseTimeoutMs, DefaultReadBatchSize, defaultHostId } from '../options/defaults.ts';
 import { optionChecks } from '../options/optionChecks.ts';
 import { checkApp } from './streamNames.ts';
+import { natsCredentialKeys, resolveNatsCredentials, type NatsCredentials, type ResolvedNatsCredentials } from './natsCredentials.ts';
 
 export type TenantStreamLimits = {
   /** Oldest message a tenant stream keeps; 0 keeps all. @default 0 */
@@ -23,7 +24,8 @@ export type TenantStreamLimits = {
 
 export type RelayOptions = {
   connectionString: string;
-  nats: { servers: string | string[] };
+  /** The servers, and the relay's credentials when the server asks for them (see `distributary nats-config`). */
+  nats: { servers: string | string[] } & NatsCredentials;
   /** First subject token and stream-name prefix: subjects `{app}.tenants.{tenant}.{type}`. */
   app: string;
   /** @default event => event.metadata.tenant */
@@ -49,6 +51,7 @@ export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'stream' | 'lease
   logger: Logger;
   metrics?: { port: number; host: string };
   servers: string[];
+  credentials: ResolvedNatsCredentials;
   limits: (tenant: string) => Required<TenantStreamLimits>;
   leaseTimeoutSeconds: number;
 };
@@ -77,7 +80,7 @@ const checkLimits = <L extends TenantStreamLimits>(path: string, limits: L): L =
 
 export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions => {
   check.known('', options, ['connectionString', 'nats', 'app', 'partitionBy', 'stream', 'batchSize', 'hostId', 'lease', 'idlePollMs', 'ackTimeoutMs', 'logger', 'metrics']);
-  check.known('nats', options.nats, ['servers']);
+  check.known('nats', options.nats, ['servers', ...natsCredentialKeys]);
   check.known('metrics', options.metrics, ['port', 'host']);
   check.known('lease', options.lease, ['timeoutMs']);
   if (typeof options.connectionString !== 'string' || options.connectionString === '')
@@ -92,6 +95,7 @@ export const resolveRelayOptions = (options: RelayOptions): ResolvedRelayOptions
   return {
     connectionString: options.connectionString,
     servers: Array.isArray(servers) ? servers : [servers],
+    credentials: resolveNatsCredentials('relay', 'nats', options.nats),
     app: checkApp(options.app),
     partitionBy: options.partitionBy ?? byTenantMetadata,
     limits: (tenant) => ({ ...base, ...checkLimits(`stream.overrides('${tenant}')`, overrides?.(tenant) ?? {}) }),

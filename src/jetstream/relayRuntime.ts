@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { natsAuthOptions } from './natsCredentials.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dumbo as createDumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';
@@ -49,7 +50,7 @@ export const relayRuntime = (options: ResolvedRelayOptions): Relay => {
     async start() {
       if (role !== 'stopped') throw new ConfigurationError('relay: start() called twice');
       await migrate(options.connectionString);
-      nc = await connect({ servers: options.servers, maxReconnectAttempts: -1, name: `distributary-relay-${options.hostId}` });
+      nc = await connect({ servers: options.servers, ...natsAuthOptions(options.credentials), maxReconnectAttempts: -1, name: `distributary-relay-${options.hostId}` });
       const jsm = await jetstreamManager(nc);
       const registry = await new Kvm(nc).create(tenantRegistryBucket(options.app), { history: 1 });
       const streams = tenantStreams(jsm, registry, options);

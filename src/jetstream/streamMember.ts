@@ -1,3 +1,4 @@
+import type { ResolvedNatsCredentials } from './natsCredentials.ts';
 import type { Dumbo } from '@event-driven-io/dumbo';
 import { sharedManager } from './jetstreamClients.ts';
 import type { KV } from '@nats-io/kv';
@@ -45,7 +46,7 @@ export type StreamSourceOptions = {
   leaseTimeoutMs: number;
   hostWeight: number;
   logger: Logger;
-  transport: { servers: string[]; app: string; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
+  transport: { servers: string[]; app: string; credentials: ResolvedNatsCredentials; ackWaitMs: number; maxConsumingPartitions: number; maxPendingMessages: number };
 };
 
 export type StreamMember = {

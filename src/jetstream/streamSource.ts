@@ -1,4 +1,6 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { openTenantRegistry } from './tenantRegistry.ts';
+import { natsAuthOptions } from './natsCredentials.ts';
 import { sharedManager } from './jetstreamClients.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../core/abortableSleep.ts';
@@ -14,7 +16,6 @@ import type { StoppedPartition } from '../router/partitionRouter.ts';
 import type { Source, SourceContext } from '../router/source.ts';
 import type { EngineRole } from '../router/status.ts';
 import { consumersToDrain, undrainedConsumers, type ConsumerToDrain } from './drainedConsumers.ts';
-import { tenantRegistryBucket } from './streamNames.ts';
 import { relayProcessorId } from './relaySession.ts';
 import { streamMember, type StreamMember, type StreamSourceOptions } from './streamMember.ts';
 
@@ -90,9 +91,10 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
 
   return {
     async start() {
-      nc = await connect({ servers: transport.servers, maxReconnectAttempts: -1, name: `distributary-${options.hostId}` });
-      registry = await new Kvm(nc).create(tenantRegistryBucket(transport.app), { history: 1 });
+      nc = await connect({ servers: transport.servers, ...natsAuthOptions(transport.credentials), maxReconnectAttempts: -1, name: `distributary-${options.hostId}` });
+      registry = await openTenantRegistry(nc, transport.app, stopping.signal, logger);
       const [connection, tenants] = [nc, registry];
+      if (tenants === undefined) return;
       const first = await join(connection, tenants);
       if (first === undefined) return;
       role = 'member';

@@ -18,16 +18,18 @@ export const natsServerAvailable = (): boolean => {
 export type LocalNats = LocalServer & {
   /** Stops the server and starts it again on the same port and store, as a restart would. */
   restart(downMs?: number): Promise<void>;
+  /** Has the server read its configuration file again (SIGHUP), as `nats-server --signal reload` does. */
+  reload(): Promise<void>;
   /** The running server's process id. */
   pid(): number | undefined;
 };
 
-/** Starts `nats-server -js` on a free port with its store in a temp dir. */
-export const startLocalNats = async (): Promise<LocalNats> => {
+/** Starts `nats-server -js` on a free port with its store in a temp dir; `config` is a configuration file to start it with instead (naming its own store). */
+export const startLocalNats = async (options: { config?: string } = {}): Promise<LocalNats> => {
   const dir = mkdtempSync(join(tmpdir(), 'distributary-nats-'));
   const port = await freePort();
   const launch = async () => {
-    const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: 'ignore' });
+    const server = spawn('nats-server', [...(options.config === undefined ? ['-js', '-sd', dir] : ['-c', options.config]), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     const exited = new Promise((resolve) => server.once('exit', resolve));
     await waitForPort(port, 15_000);
     return { server, exited };
@@ -40,6 +42,9 @@ export const startLocalNats = async (): Promise<LocalNats> => {
   return {
     url: `nats://127.0.0.1:${port}`,
     pid: () => current.server.pid,
+    async reload() {
+      current.server.kill('SIGHUP');
+    },
     async restart(downMs = 1000) {
       await halt();
       await new Promise((resolve) => setTimeout(resolve, downMs));
