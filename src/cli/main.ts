@@ -1,6 +1,9 @@
 import { tenantCommand } from './tenantCommand.ts';
 import { versionsCommand } from './versionsCommand.ts';
 import { parseArgs } from 'node:util';
+import { flagSpec } from './flags.ts';
+import { natsConfigCommand } from './natsConfigCommand.ts';
+import { natsCredentialsOf } from './natsFlags.ts';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import pg from 'pg';
@@ -38,39 +41,7 @@ const parse = () => {
   try {
     return parseArgs({
       allowPositionals: true,
-      options: {
-        'database-url': { type: 'string' },
-        projectors: { type: 'string' },
-        app: { type: 'string' },
-        nats: { type: 'string' },
-        projector: { type: 'string' },
-        partition: { type: 'string' },
-        group: { type: 'string' },
-        weight: { type: 'string' },
-        'host-weight': { type: 'string' },
-        threads: { type: 'string' },
-        'host-id': { type: 'string' },
-        status: { type: 'string' },
-        id: { type: 'string' },
-        reason: { type: 'string' },
-        json: { type: 'boolean' },
-        watch: { type: 'boolean' },
-        interval: { type: 'string' },
-        limit: { type: 'string' },
-        timeout: { type: 'string' },
-        'no-wait': { type: 'boolean' },
-        'purge-read-models': { type: 'boolean' },
-        yes: { type: 'boolean' },
-        'metrics-port': { type: 'string' },
-        'metrics-host': { type: 'string' },
-        'dashboard-port': { type: 'string' },
-        'dashboard-token': { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        token: { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: flagSpec,
     });
   } catch (error) {
     // parseArgs names the option ("Unknown option '--bogus'"); its advice about '--' is noise here.
@@ -149,7 +120,7 @@ const run = async (): Promise<void> => {
     hostId: values['host-id'],
     threads,
     lease: { group: values.group, hostWeight },
-    transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app },
+    transport: values.app === undefined ? undefined : { type: 'jetstream', servers: natsServers(), app: values.app, ...natsCredentialsOf(values) },
     logger: progress.logger(stderrLogger(values.verbose === true)),
     ...served,
   });
@@ -173,7 +144,7 @@ const runRelay = async (): Promise<void> => {
   limitHeapGrowth();
   const running = relay({
     connectionString: connectionString(),
-    nats: { servers: natsServers() },
+    nats: { servers: natsServers(), ...natsCredentialsOf(values) },
     app: values.app ?? fail('relay needs --app <name>', 'relay'),
     logger: stderrLogger(values.verbose === true),
     ...(portFlag('metrics-port') === undefined ? {} : { metrics: { port: portFlag('metrics-port')!, host: values['metrics-host'] ?? '127.0.0.1' } }),
@@ -361,6 +332,17 @@ const tenant = (): Promise<void> =>
 const versions = (): Promise<void> =>
   versionsCommand({ args: positionals.slice(1), yes: values.yes === true, connectionString: connectionString(), fail: (message) => fail(message, 'versions') });
 
+const natsConfiguration = async (): Promise<void> =>
+  natsConfigCommand({
+    app: values.app ?? fail('nats-config needs --app <name>', 'nats-config'),
+    out: values.out ?? 'nats',
+    tenants: values.tenant ?? [],
+    storeDir: values['store-dir'],
+    nats: values.nats === undefined ? undefined : { servers: values.nats, credentials: natsCredentialsOf(values) },
+    projectorsUrl: values.projectors === undefined ? undefined : await moduleUrl(values.projectors),
+    connectionString: values['database-url'] ?? process.env.DATABASE_URL,
+  });
+
 const commands: Record<CommandName, () => Promise<void>> = {
   run,
   relay: runRelay,
@@ -372,6 +354,7 @@ const commands: Record<CommandName, () => Promise<void>> = {
   rebuild,
   tenant,
   versions,
+  'nats-config': natsConfiguration,
 };
 
 if (values.help === true || commandName === undefined) {

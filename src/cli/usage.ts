@@ -1,3 +1,5 @@
+import { natsCredentialFlags } from './natsFlags.ts';
+
 const header = 'distributary — partitioned projectors for Emmett event stores\n\nUsage:\n';
 const footer = `
 Options a command does not take are refused. The database URL defaults to DATABASE_URL.
@@ -6,9 +8,9 @@ Options a command does not take are refused. The database URL defaults to DATABA
 /** Each command's usage and the options it takes (besides --database-url and --help). */
 export const commandUsage = {
   run: {
-    flags: ['projectors', 'group', 'threads', 'app', 'nats', 'host-weight', 'host-id', 'metrics-port', 'metrics-host', 'dashboard-port', 'dashboard-token', 'verbose'],
+    flags: ['projectors', 'group', 'threads', 'app', 'nats', ...natsCredentialFlags, 'host-weight', 'host-id', 'metrics-port', 'metrics-host', 'dashboard-port', 'dashboard-token', 'verbose'],
     text: `  distributary run --projectors <module> [--group <name>] [--threads <n>] [--host-id <id>] [--database-url <url>]
-                   [--app <name> [--nats <url>] [--host-weight <n>]]
+                   [--app <name> [--nats <url>] [<nats credentials>] [--host-weight <n>]]
                    [--metrics-port <n> [--metrics-host <h>]] [--dashboard-port <n> [--dashboard-token <t>]] [--verbose]
       Run the engine for the projectors the module exports until SIGINT/SIGTERM (--threads: worker
       threads shared by all of them, default the cores less one). With --app, consume
@@ -27,11 +29,27 @@ export const commandUsage = {
 `,
   },
   relay: {
-    flags: ['app', 'nats', 'metrics-port', 'metrics-host', 'verbose'],
-    text: `  distributary relay --app <name> [--nats <url>] [--metrics-port <n> [--metrics-host <h>]] [--verbose] [--database-url <url>]
+    flags: ['app', 'nats', ...natsCredentialFlags, 'metrics-port', 'metrics-host', 'verbose'],
+    text: `  distributary relay --app <name> [--nats <url>] [<nats credentials>] [--metrics-port <n> [--metrics-host <h>]] [--verbose] [--database-url <url>]
       Move the event store's events to one JetStream stream per tenant until SIGINT/SIGTERM.
       The NATS URL defaults to NATS_URL, then nats://127.0.0.1:4222. --metrics-port serves its
       Prometheus metrics (published, position, lag, streams) at /metrics.
+      NATS credentials, for run and relay: --nats-nkey <seed file> (what nats-config writes),
+      --nats-creds <creds file>, --nats-token <t>, or --nats-user <u> --nats-pass <p>; without a
+      flag, NATS_NKEY, NATS_CREDS, NATS_TOKEN or NATS_USER and NATS_PASSWORD (out of the process list).
+`,
+  },
+  'nats-config': {
+    flags: ['app', 'out', 'tenant', 'projectors', 'nats', ...natsCredentialFlags, 'store-dir'],
+    text: `  distributary nats-config --app <name> [--out <dir>] [--tenant <key>]... [--nats <url> [<nats credentials>]]
+                           [--projectors <module>] [--store-dir <dir>] [--database-url <url>]
+      Write a nats-server configuration for the app into --out (default ./nats): an account of its
+      own with a relay user, a projection-host user and one user per tenant, each an nkey whose seed
+      is a file beside it (relay.nk, host.nk, tenants/<token>.nk; tenants.json lists them). A tenant
+      user reaches only its own subjects and stream, not the projectors' durable consumers (of the
+      --projectors module and of those that ran against the database). Tenants: each --tenant, and
+      with --nats those in the app's registry (read as the relay unless credentials are given).
+      Running it again adds new tenants and keeps every existing seed; then nats-server --signal reload.
 `,
   },
   status: {

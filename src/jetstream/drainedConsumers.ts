@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { limiter } from '../core/limiter.ts';
-import type { TenantRegistryEntry } from './tenantStreams.ts';
+import { readTenantRegistry } from './tenantRegistry.ts';
 import { subjectToken } from './tenantToken.ts';
 
 /** How many consumer infos are asked for at once. */
@@ -11,11 +11,7 @@ export type ConsumerToDrain = { tenant: string; stream: string; processorId: str
 
 /** Every (tenant stream, projector) pair of the registry, as its durable consumer. */
 export const consumersToDrain = async (registry: KV, processorIds: readonly string[]): Promise<ConsumerToDrain[]> => {
-  const tokens: string[] = [];
-  for await (const token of await registry.keys()) tokens.push(token);
-  const ask = limiter(Parallel);
-  const got = await Promise.all(tokens.map((token) => ask(() => registry.get(token))));
-  const entries = got.flatMap((entry) => (entry !== null && entry.operation === 'PUT' ? [entry.json<TenantRegistryEntry>()] : []));
+  const entries = await readTenantRegistry(registry);
   return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: subjectToken(processorId) })));
 };
 

@@ -1,4 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv';
+import { limiter } from '../core/limiter.ts';
+import type { TenantRegistryEntry } from './tenantStreams.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { classifyError, describeFailure } from '../core/isTransientError.ts';
 import type { Logger } from '../core/logger.ts';
@@ -25,4 +27,13 @@ export const openTenantRegistry = async (nc: NatsConnection, app: string, signal
       else if (count === 1) logger.info(`waiting for the relay to create the tenant registry ${bucket}`);
     },
   });
+};
+
+/** Every entry of the tenant registry: the tenants the relay has made a stream for. */
+export const readTenantRegistry = async (registry: KV): Promise<TenantRegistryEntry[]> => {
+  const tokens: string[] = [];
+  for await (const token of await registry.keys()) tokens.push(token);
+  const ask = limiter(32);
+  const got = await Promise.all(tokens.map((token) => ask(() => registry.get(token))));
+  return got.flatMap((entry) => (entry !== null && entry.operation === 'PUT' ? [entry.json<TenantRegistryEntry>()] : []));
 };

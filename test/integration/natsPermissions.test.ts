@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsConfig, projectionEngine, relay, silentLogger, tenantStreamNames, type NatsConfig } from '../../src/index.ts';
+import { appAccount, natsConfig, projectionEngine, relay, silentLogger, tenantStreamNames, type NatsConfig, type TenantUser } from '../../src/index.ts';
+import { runCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { startLocalNats, type LocalNats } from '../support/localNats.ts';
 import { uniqueApp } from '../support/nats.ts';
@@ -129,6 +130,16 @@ describe('nats-server started with the configuration nats-config generates', () 
     const nc = await retried(() => connectTenant('newcomer'));
     const jsm = await jetstreamManager(nc);
     await expect(jsm.streams.info(tenantStreamNames(app, 'acme').stream)).rejects.toThrow(permissionError);
+  });
+
+  it('reads the tenants from the registry as the relay, and the projectors from the database, on the command line', async () => {
+    const printed = runCli(database.connectionString, 'nats-config', '--app', app, '--out', out, '--nats', nats.url);
+    expect(printed).toContain(`account ${appAccount(app)}: relay, host and ${tenants.length + 1} tenant user(s); 0 added`);
+    const index = JSON.parse(readFileSync(join(out, 'tenants.json'), 'utf8')) as TenantUser[];
+    expect(index.map((t) => t.tenant).sort()).toEqual([...tenants, 'newcomer'].sort());
+    // The projector that ran against the database is refused to tenant users: its durable is in their deny list.
+    const accounts = readFileSync(config.accountsFile, 'utf8');
+    expect(accounts).toContain(`$JS.API.CONSUMER.MSG.NEXT.${tenantStreamNames(app, 'newcomer').stream}.ledger-hash`);
   });
 
   const retried = async <T>(attempt: () => Promise<T>): Promise<T> => {
