@@ -90,12 +90,12 @@ describe('nats-server started with the configuration nats-config generates', () 
     const jsm = await jetstreamManager(nc);
     const own = tenantStreamNames(app, 'acme').stream;
     const other = tenantStreamNames(app, 'ACME');
-    await jsm.consumers.add(own, { name: 'acme-reader', ack_policy: 'explicit' as never });
+    await jsm.consumers.add(own, { name: 'acme-reader', ack_policy: 'explicit' });
     const message = await (await jetstream(nc).consumers.get(own, 'acme-reader')).next({ expires: 5000 });
     expect(message?.headers?.get('Distributary-Tenant')).toBe('acme');
 
     // A consumer on the other tenant's stream, its stream's info, or the projectors' durable on its own stream: refused by the server.
-    await expect(jsm.consumers.add(other.stream, { name: 'steal', ack_policy: 'explicit' as never })).rejects.toThrow(permissionError);
+    await expect(jsm.consumers.add(other.stream, { name: 'steal', ack_policy: 'explicit' })).rejects.toThrow(permissionError);
     await expect(jsm.streams.info(other.stream)).rejects.toThrow(permissionError);
     await expect(jsm.consumers.info(own, 'ledger-hash')).rejects.toThrow(permissionError);
     await expect(jsm.consumers.delete(own, 'ledger-hash')).rejects.toThrow(permissionError);
@@ -124,7 +124,7 @@ describe('nats-server started with the configuration nats-config generates', () 
     expect(again.added).toEqual(['newcomer']);
     expect(again.tenants).toHaveLength(tenants.length + 1);
     for (const [file, seed] of Object.entries(before)) expect(readFileSync(file, 'utf8')).toBe(seed);
-    await nats.reload();
+    nats.reload();
     config = again;
     // The server takes the new user once it has read its configuration again.
     const nc = await retried(() => connectTenant('newcomer'));
@@ -132,7 +132,7 @@ describe('nats-server started with the configuration nats-config generates', () 
     await expect(jsm.streams.info(tenantStreamNames(app, 'acme').stream)).rejects.toThrow(permissionError);
   });
 
-  it('reads the tenants from the registry as the relay, and the projectors from the database, on the command line', async () => {
+  it('reads the tenants from the registry as the relay, and the projectors from the database, on the command line', () => {
     const printed = runCli(database.connectionString, 'nats-config', '--app', app, '--out', out, '--nats', nats.url);
     expect(printed).toContain(`account ${appAccount(app)}: relay, host and ${tenants.length + 1} tenant user(s); 0 added`);
     const index = JSON.parse(readFileSync(join(out, 'tenants.json'), 'utf8')) as TenantUser[];

@@ -19,7 +19,7 @@ export type LocalNats = LocalServer & {
   /** Stops the server and starts it again on the same port and store, as a restart would. */
   restart(downMs?: number): Promise<void>;
   /** Has the server read its configuration file again (SIGHUP), as `nats-server --signal reload` does. */
-  reload(): Promise<void>;
+  reload(): void;
   /** The running server's process id. */
   pid(): number | undefined;
 };
@@ -42,7 +42,7 @@ export const startLocalNats = async (options: { config?: string } = {}): Promise
   return {
     url: `nats://127.0.0.1:${port}`,
     pid: () => current.server.pid,
-    async reload() {
+    reload() {
       current.server.kill('SIGHUP');
     },
     async restart(downMs = 1000) {
