@@ -26,6 +26,7 @@ export { RelayHeaders } from './jetstream/streamNames.ts';
 export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
 export type { NatsCredentials } from './jetstream/natsCredentials.ts';
+export { isolateTenants, tenantIsolationSql, withTenant, TenantSetting, type IsolatedReadModel, type TenantIsolationOptions } from './security/tenantIsolation.ts';
 export { natsConfig, type NatsConfig, type NatsConfigOptions, type TenantUser } from './security/natsConfig.ts';
 export { appAccount, hostPermissions, relayPermissions, tenantInboxPrefix, tenantPermissions, type Permissions } from './security/natsPermissions.ts';
 export { readStatus } from './status/readStatus.ts';
