@@ -2,7 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { limiter } from '../core/limiter.ts';
 import { readTenantRegistry } from './tenantRegistry.ts';
-import { subjectToken } from './tenantToken.ts';
+import { durableName } from './tenantToken.ts';
 
 /** How many consumer infos are asked for at once. */
 const Parallel = 32;
@@ -12,7 +12,7 @@ export type ConsumerToDrain = { tenant: string; stream: string; processorId: str
 /** Every (tenant stream, projector) pair of the registry, as its durable consumer. */
 export const consumersToDrain = async (registry: KV, processorIds: readonly string[]): Promise<ConsumerToDrain[]> => {
   const entries = await readTenantRegistry(registry);
-  return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: subjectToken(processorId) })));
+  return entries.flatMap(({ tenant, stream }) => processorIds.map((processorId) => ({ tenant, stream, processorId, durable: durableName(processorId) })));
 };
 
 /**

@@ -14,7 +14,7 @@ import { natsPartitionStream } from './natsPartitionStream.ts';
 import { partitionConsumption } from './partitionConsumption.ts';
 import type { TenantRegistryEntry } from './tenantStreams.ts';
 import type { StreamActivity } from './streamActivity.ts';
-import { subjectToken } from './tenantToken.ts';
+import { durableName } from './tenantToken.ts';
 
 export { SleepAfterMs } from './partitionConsumption.ts';
 
@@ -24,7 +24,7 @@ import { DefaultAckWaitMs } from '../options/defaults.ts';
 
 /** The durable pull consumer of one projector on a tenant stream. */
 export const consumerConfig = (projector: Pick<AnyPartitionedProjector, 'processorId' | 'batchSize'>, ackWaitMs = DefaultAckWaitMs): Partial<ConsumerConfig> & { durable_name: string } => ({
-  durable_name: subjectToken(projector.processorId),
+  durable_name: durableName(projector.processorId),
   // Every message is acked on its own: with redeliveries, delivery order is not stream order, and an
   // ack-all of one delivery would also ack later messages delivered before it and not yet committed.
   ack_policy: AckPolicy.Explicit,

@@ -67,3 +67,13 @@ export const tenantOfToken = (token: string): string | undefined => {
 
 /** An event type as a subject token: letters of either case, digits and '-' stay, the rest is escaped. */
 export const subjectToken = (value: string): string => escape(value, subjectSafe);
+
+/**
+ * A processor id as a durable consumer name: its subject token, or `=` and a base32 SHA-256 of the id
+ * when that is longer than MaxTokenLength (consumer names become directory names; `=` never appears in
+ * the escaped form, so the two cannot collide).
+ */
+export const durableName = (processorId: string): string => {
+  const escaped = subjectToken(processorId);
+  return escaped.length <= MaxTokenLength ? escaped : hashed(processorId);
+};

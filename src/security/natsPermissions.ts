@@ -1,6 +1,6 @@
 import { tenantRegistryBucket, tenantStreamNames } from '../jetstream/streamNames.ts';
 import { activitySubject } from '../jetstream/streamActivity.ts';
-import { subjectToken, tenantToken } from '../jetstream/tenantToken.ts';
+import { durableName, tenantToken } from '../jetstream/tenantToken.ts';
 
 /*
  * What each kind of client of an app may do on NATS, as nats-server permissions. Every user of an app
@@ -84,7 +84,7 @@ export const hostPermissions = (app: string): Permissions => ({
  */
 export const tenantPermissions = (app: string, tenant: string, projectors: readonly string[]): Permissions => {
   const { stream, subjects } = tenantStreamNames(app, tenant);
-  const durables = [...new Set(projectors.map(subjectToken))];
+  const durables = [...new Set(projectors.map(durableName))];
   return {
     publish: {
       allow: [subjects, `${api}.INFO`, ...consumerApi(stream)],

@@ -88,7 +88,7 @@ describe('read models a tenant cannot leave', () => {
     expect(Object.keys(await countsByTenant(database.db, 'SELECT tenant, count(*) AS n FROM ledger_totals GROUP BY 1')).length).toBe(tenants.length);
   });
 
-  it('leaves the engine, the tables' owner, writing as before', async () => {
+  it("leaves the engine, the tables' owner, writing as before", async () => {
     const { connectionString, db } = database;
     await appendLedgerEvents(connectionString, { tenants: 6, carts: 12, events: 300, seed: 143, tenantName: (i) => `shop-00${i + 1}` });
     await runUntilCaughtUp(connectionString, projection('hashLedger'));
