@@ -15,7 +15,8 @@ const HashedPrefix = '=';
 const tenantSafe = /[a-z0-9-]/;
 const subjectSafe = /[A-Za-z0-9-]/;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a key that starts with U+FEFF keeps it (the default decoder drops it).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const base32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 const escape = (value: string, safe: RegExp): string => {

@@ -1,4 +1,5 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectionEngine, silentLogger } from '../../src/index.ts';
 import { runCli } from '../support/cli.ts';
@@ -58,5 +59,26 @@ describe('bad input', () => {
     expect(listed).toContain('poisoned item in cart poison');
     expect(listed.trim().split('\n')).toHaveLength(2);
     expect(cli('status', '--projector', 'ledger-raw-key')).toMatch(/ledger-raw-key\s+good-1\s+\d+/);
+  });
+
+  it('applies the events of keys made of wildcards, dots, quotes, control characters and any unicode each to a partition of its own', async () => {
+    const unit = fc.constantFrom('.', '*', '>', ' ', '\t', '\n', "'", '"', ';', '\\', '/', '_', '=', 'A', 'a', 'é', '\u{1F600}', '\u202E', '\uFEFF', '\u0001');
+    const keys = [...new Set(fc.sample(fc.oneof(fc.string({ unit, minLength: 1, maxLength: 30 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 })), { numRuns: 40, seed: 14 }))];
+    const store = getPostgreSQLEventStore(database.connectionString);
+    for (const [i, tenant] of keys.entries())
+      await store.appendToStream(`hostile-${i}`, [1, 2, 3].map((amount) => ({ type: 'ItemAdded' as const, data: { cartId: `c${i}`, amount }, metadata: { tenant } })));
+    await store.close();
+    const engine = projectionEngine({ connectionString: database.connectionString, projectors, logger: silentLogger });
+    await engine.start();
+    try {
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+      const partitions = new Set(engine.status().projectors[0]!.partitions.map((p) => p.partition));
+      for (const key of keys) expect(partitions.has(key), JSON.stringify(key)).toBe(true);
+    } finally {
+      await engine.stop();
+    }
+    const totals = await readModelTotals(database.db, 'ledger-raw-key');
+    expect(totals).toEqual(await foldFromStore(database.db));
+    for (const [i, key] of keys.entries()) expect(totals.get(`${key}/c${i}`), JSON.stringify(key)).toEqual({ total: 6, items: 3 });
   });
 });
