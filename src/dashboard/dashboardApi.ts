@@ -7,6 +7,7 @@ import { requestRebuild } from '../postgres/requestRebuild.ts';
 import { listDeadLetters, type DeadLetterRow } from '../postgres/listDeadLetters.ts';
 import { retryDeadLetters } from '../postgres/retryDeadLetters.ts';
 import { readStatus } from '../status/readStatus.ts';
+import { removeTenant } from '../postgres/removeTenant.ts';
 
 /** A JSON answer; expected refusals (bad input, no token, nothing to retry) are replies, not exceptions. */
 export type Reply = { status: number; json: unknown; headers?: Record<string, string> };
@@ -19,6 +20,8 @@ export type DashboardApi = {
   discard(id: string, authorization: string | undefined, body: unknown): Promise<Reply>;
   /** Asks for a rebuild of `{ processorId, partition? }` (the whole projector without partition); answers 202 with its id. */
   rebuild(authorization: string | undefined, body: unknown): Promise<Reply>;
+  /** Removes a tenant everywhere (`{ tenant, purgeReadModels? }`, as `distributary tenant remove`); answers 202: engines carry it out. */
+  removeTenant(authorization: string | undefined, body: unknown): Promise<Reply>;
 };
 
 const statuses: readonly DeadLetterRow['status'][] = ['halted', 'skipped', 'retry', 'resolved', 'discarded'];
@@ -37,10 +40,10 @@ export const dashboardApi = (db: pg.Pool, settings: { token: string | undefined;
   /** Null when allowed; comparing digests keeps the comparison's time independent of the token. */
   const authorize = (authorization: string | undefined): Reply | null => {
     if (expected === undefined)
-      return refused(403, 'the dashboard was started without a token: retrying and discarding dead letters and rebuilding are disabled; start it with a token to enable them');
+      return refused(403, 'the dashboard was started without a token: retrying and discarding dead letters, rebuilding and removing tenants are disabled; start it with a token to enable them');
     const presented = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
     if (presented === undefined)
-      return refused(401, 'retrying, discarding and rebuilding need the token: send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
+      return refused(401, 'retrying, discarding, rebuilding and removing tenants need the token: send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
     if (!timingSafeEqual(digest(presented), expected)) return refused(401, 'wrong token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
     return null;
   };
@@ -107,6 +110,18 @@ export const dashboardApi = (db: pg.Pool, settings: { token: string | undefined;
       if (!(await isKnownProjector(db, processorId))) return refused(400, `no projector '${processorId}' has run against this database: nothing to rebuild`);
       const id = await requestRebuild(db, { processorId, partition: partition ?? null });
       return { status: 202, json: { id, processorId, partition: partition ?? null } };
+    },
+
+    removeTenant: async (authorization, body) => {
+      const refusal = authorize(authorization);
+      if (refusal !== null) return refusal;
+      const object = typeof body === 'object' && body !== null ? body : {};
+      const tenant = 'tenant' in object ? object.tenant : undefined;
+      const purge = 'purgeReadModels' in object ? object.purgeReadModels : false;
+      if (typeof tenant !== 'string' || tenant === '') return refused(400, 'removing a tenant needs it: send {"tenant": "...", "purgeReadModels": false}');
+      if (typeof purge !== 'boolean') return refused(400, 'purgeReadModels must be true or false');
+      await removeTenant(db, tenant, purge);
+      return { status: 202, json: { tenant, purgeReadModels: purge } };
     },
   };
 };

@@ -52,6 +52,10 @@ const route = async (api: DashboardApi, assets: Map<string, Asset>, request: Inc
     const authorization = request.headers.authorization;
     return verb === 'retry' ? api.retry(id, authorization) : api.discard(id, authorization, await readJsonBody(request));
   }
+  if (url.pathname === '/api/tenants/remove') {
+    if (method !== 'POST') return { status: 405, json: { error: `${url.pathname} answers POST` }, headers: { Allow: 'POST' } };
+    return api.removeTenant(request.headers.authorization, await readJsonBody(request));
+  }
   if (url.pathname === '/api/rebuilds') {
     if (method !== 'POST') return { status: 405, json: { error: `${url.pathname} answers POST` }, headers: { Allow: 'POST' } };
     return api.rebuild(request.headers.authorization, await readJsonBody(request));
@@ -103,7 +107,12 @@ export const dashboardServer = async (options: DashboardServerOptions): Promise<
         logger.error('dashboard: request failed', { method: request.method, path: url.pathname, error: message });
         return { status: 500, json: { error: message } };
       })
-      .then((answer) => send(request, response, answer))
+      .then((answer) => {
+        // An action without the right token is worth knowing of: someone tried.
+        if ('status' in answer && (answer.status === 401 || answer.status === 403))
+          logger.warn('dashboard: refused an action without the right token', { method: request.method, path: url.pathname, status: answer.status, from: request.socket.remoteAddress });
+        send(request, response, answer);
+      })
       .catch((error: unknown) => {
         logger.warn('dashboard: could not answer', { path: url.pathname, error: error instanceof Error ? error.message : String(error) });
         response.destroy();

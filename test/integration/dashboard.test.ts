@@ -7,6 +7,7 @@ import { dashboardServer } from '../../src/dashboard/dashboardServer.ts';
 import { deadLetters, projectionEngine, silentLogger } from '../../src/index.ts';
 import { readRebuilds } from '../../src/postgres/readRebuilds.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { recordingLogger } from '../support/recordingLogger.ts';
 import { waitUntil } from '../support/waitUntil.ts';
 import { appendLedgerEvents, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
@@ -165,8 +166,9 @@ describe('the dashboard', () => {
 
   it('refuses dead letter actions without the right token and answers bad requests and failures as JSON errors', async () => {
     const { connectionString } = database;
-    const dashboard = await dashboardServer({ connectionString, token, logger: silentLogger });
-    const readOnly = await dashboardServer({ connectionString, logger: silentLogger });
+    const logged = recordingLogger();
+    const dashboard = await dashboardServer({ connectionString, token, logger: logged });
+    const readOnly = await dashboardServer({ connectionString, logger: logged });
     const missing = new URL(connectionString);
     missing.pathname = '/no_such_database';
     const broken = await dashboardServer({ connectionString: missing.toString(), logger: silentLogger });
@@ -207,6 +209,19 @@ describe('the dashboard', () => {
         body: { error: "no projector 'no-such-projector' has run against this database: nothing to rebuild" },
       });
       expect(await call(dashboard.url, 'api/rebuilds')).toMatchObject({ status: 405 });
+
+      // Removing a tenant: behind the same token.
+      const removal = { tenant: "gone 'tenant'", purgeReadModels: true };
+      expect(await post(dashboard.url, 'api/tenants/remove', undefined, removal)).toMatchObject({ status: 401 });
+      expect(await post(readOnly.url, 'api/tenants/remove', token, removal)).toMatchObject({ status: 403 });
+      expect(await post(dashboard.url, 'api/tenants/remove', token, { tenant: '' })).toMatchObject({ status: 400 });
+      expect(await post(dashboard.url, 'api/tenants/remove', token, { tenant: 'x', purgeReadModels: 'yes' })).toMatchObject({ status: 400 });
+      expect(await database.db.query('SELECT 1 FROM distributary_removed_tenants')).toMatchObject({ rowCount: 0 });
+      expect(await post(dashboard.url, 'api/tenants/remove', token, removal)).toEqual({ status: 202, body: removal });
+      expect((await database.db.query('SELECT partition, purge FROM distributary_removed_tenants')).rows).toEqual([{ partition: removal.tenant, purge: true }]);
+      // Every refused action was logged, and nothing else.
+      expect(logged.lines.filter((line) => line.message === 'dashboard: refused an action without the right token')).toHaveLength(9);
+      expect(logged.lines.filter((line) => line.message !== 'dashboard: refused an action without the right token')).toEqual([]);
       expect(await readRebuilds(database.db, {})).toEqual([]);
       expect(await call(dashboard.url, 'api/dead-letters/1/retry')).toMatchObject({ status: 405 });
       expect(await call(dashboard.url, 'api/dead-letters?status=lost')).toMatchObject({ status: 400 });
