@@ -1,8 +1,10 @@
 // The shop demo: a multi-tenant workload appended to an Emmett event store, projected per tenant
-// by distributary, then read back like an application would.
+// by distributary, then read back like an application would; a reactor sends each confirmed order to
+// its tenant's endpoint.
 import { pongoClient } from '@event-driven-io/pongo';
 import { projectionEngine, type EngineStatus } from '../../src/index.ts';
 import { tenantSalesCollection, cartsSummaryCollection, type CartSummary, type TenantSales } from '../../projections/index.ts';
+import { startConfirmationEndpoints } from './confirmationEndpoints.ts';
 import { openDatabase } from './embeddedPostgres.ts';
 import { appendWorkload, shopWorkload } from './shopWorkload.ts';
 
@@ -17,7 +19,10 @@ const applied = (status: EngineStatus): number =>
 const database = await openDatabase();
 write(database.embedded ? 'Started an embedded PostgreSQL (PGlite); set DATABASE_URL to use your own.\n' : 'Using DATABASE_URL.\n');
 
-const engine = projectionEngine({ connectionString: database.connectionString, projectors: new URL('../../projections/index.ts', import.meta.url) });
+const endpoints = await startConfirmationEndpoints();
+// The reactor's threads read it when they start.
+process.env.SHOP_CONFIRMATIONS_URL = endpoints.url;
+const engine = projectionEngine({ connectionString: database.connectionString, projectors: new URL('./processors.ts', import.meta.url) });
 const pongo = pongoClient(database.connectionString);
 try {
   await engine.start();
@@ -30,7 +35,7 @@ try {
     const status = engine.status();
     const partitions = status.projectors.reduce((sum, p) => sum + p.partitions.length, 0);
     const lag = status.projectors.reduce((sum, p) => sum + p.partitions.reduce((s, partition) => s + partition.lag, 0), 0);
-    progressLine(`  applied ${applied(status)} / ${workload.events * 2} (2 projectors) · ${partitions} partitions · lag ${lag} · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    progressLine(`  applied ${applied(status)} (2 projectors, 1 reactor) · ${partitions} partitions · lag ${lag} · ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   }, process.stdout.isTTY ? 250 : 2000);
   await appendWorkload(database.connectionString, workload, () => undefined);
   await engine.whenCaughtUp({ timeoutMs: 300_000 });
@@ -49,6 +54,12 @@ try {
   for (const tenant of [...sales].sort((a, b) => b.revenue - a.revenue).slice(0, 10))
     write(`  ${tenant.tenant.padEnd(10)} ${tenant.revenue.toString().padStart(10)} ${tenant.confirmedCarts.toString().padStart(10)} ${tenant.itemsAdded.toString().padStart(8)}\n`);
 
+  write('\nOrder confirmations the reactor sent (one local endpoint per tenant)\n');
+  for (const tenant of [...sales].sort((a, b) => b.revenue - a.revenue).slice(0, 5)) {
+    const keys = endpoints.received.get(tenant.tenant) ?? [];
+    write(`  ${tenant.tenant.padEnd(10)} ${String(keys.length).padStart(4)} received, first ${keys[0] ?? '-'}\n`);
+  }
+
   const mismatches = [...workload.expected.values()].filter((expected) => {
     const actual = sales.find((s) => s.tenant === expected.tenant);
     return (
@@ -56,12 +67,13 @@ try {
       actual.revenue !== expected.revenue ||
       actual.confirmedCarts !== expected.confirmedCarts ||
       actual.itemsAdded !== expected.itemsAdded ||
-      (confirmedPerTenant.get(expected.tenant) ?? 0) !== expected.confirmedCarts
+      (confirmedPerTenant.get(expected.tenant) ?? 0) !== expected.confirmedCarts ||
+      (endpoints.received.get(expected.tenant)?.length ?? 0) !== expected.confirmedCarts
     );
   });
   write(
     mismatches.length === 0
-      ? `\nAll ${workload.expected.size} tenants match a plain fold of their events.\n`
+      ? `\nAll ${workload.expected.size} tenants match a plain fold of their events, and each received one confirmation per confirmed cart.\n`
       : `\n${mismatches.length} tenants differ from the fold of their events: ${mismatches.map((m) => m.tenant).join(', ')}\n`,
   );
   process.exitCode = mismatches.length === 0 ? 0 : 1;
@@ -69,4 +81,5 @@ try {
   await engine.stop();
   await pongo.close();
   await database.close();
+  await endpoints.close();
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import pg from 'pg';
-import { natsAuthOptions, resolveNatsCredentials, type NatsCredentials } from '../jetstream/natsCredentials.ts';
+import { natsAuthOptions } from '../jetstream/natsAuth.ts';
+import { resolveNatsCredentials, type NatsCredentials } from '../jetstream/natsCredentials.ts';
 import { tenantRegistryBucket } from '../jetstream/streamNames.ts';
 import { readTenantRegistry } from '../jetstream/tenantRegistry.ts';
 import { loadProjectors } from '../projector/loadProjectors.ts';
@@ -54,7 +55,7 @@ export const natsConfigCommand = async (input: NatsConfigInput): Promise<void> =
     ...(input.projectorsUrl === undefined ? [] : (await loadProjectors(input.projectorsUrl)).keys()),
     ...(input.connectionString === undefined ? [] : await storedProjectors(input.connectionString)),
   ];
-  const written = natsConfig({ app: input.app, out: input.out, tenants: [...input.tenants, ...fromRegistry], projectors, ...(input.storeDir === undefined ? {} : { storeDir: input.storeDir }) });
+  const written = await natsConfig({ app: input.app, out: input.out, tenants: [...input.tenants, ...fromRegistry], projectors, ...(input.storeDir === undefined ? {} : { storeDir: input.storeDir }) });
   const lines = [
     `wrote ${written.configFile} (account ${written.account}: relay, host and ${written.tenants.length} tenant user(s); ${written.added.length} added)`,
     `  nats-server -c ${written.configFile}     (after regenerating: nats-server --signal reload)`,

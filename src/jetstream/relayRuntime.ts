@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { natsAuthOptions } from './natsCredentials.ts';
+import { natsAuthOptions } from './natsAuth.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dumbo as createDumbo } from '@event-driven-io/dumbo';
 import pg from 'pg';

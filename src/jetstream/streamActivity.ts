@@ -1,12 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sharedManager } from './jetstreamClients.ts';
+import { activitySubject } from './streamNames.ts';
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { toErrorInfo } from '../core/errors.ts';
 import type { Limiter } from '../core/limiter.ts';
 import type { Logger } from '../core/logger.ts';
 
-/** Core NATS subject on which the relay names the streams it just stored messages in. */
-export const activitySubject = (app: string): string => `${app}.activity`;
 
 /** A look over every stream of the app while partitions sleep, for notices missed while disconnected. */
 const SweepMs = 60_000;

@@ -21,6 +21,9 @@ export const tenantStreamNames = (app: string, tenant: string): TenantStreamName
   };
 };
 
+/** Core NATS subject on which the relay names the streams it just stored messages in. */
+export const activitySubject = (app: string): string => `${app}.activity`;
+
 /** The registry bucket hosts watch for new tenants. */
 export const tenantRegistryBucket = (app: string): string => `${app}_tenants`;
 

@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { openTenantRegistry } from './tenantRegistry.ts';
-import { natsAuthOptions } from './natsCredentials.ts';
+import { natsAuthOptions } from './natsAuth.ts';
 import { sharedManager } from './jetstreamClients.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../core/abortableSleep.ts';

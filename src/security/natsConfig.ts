@@ -1,6 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createUser, fromSeed } from '@nats-io/nkeys';
 import { ConfigurationError } from '../core/errors.ts';
 import { checkApp, tenantStreamNames } from '../jetstream/streamNames.ts';
 import { appAccount, hostPermissions, relayPermissions, tenantInboxPrefix, tenantPermissions, type Permissions } from './natsPermissions.ts';
@@ -36,7 +35,9 @@ export type NatsConfig = {
 const indexFile = 'tenants.json';
 
 /** The seed kept in `file`, or a new user's seed written there (readable by its owner only). */
-const keptSeed = (file: string): { publicKey: string; created: boolean } => {
+const keptSeed = async (file: string): Promise<{ publicKey: string; created: boolean }> => {
+  // Loaded here: an application that never writes a configuration never loads a NATS package.
+  const { createUser, fromSeed } = await import('@nats-io/nkeys');
   if (existsSync(file)) {
     const seed = readFileSync(file, 'utf8').trim();
     try {
@@ -70,7 +71,7 @@ const user = (publicKey: string, permissions: Permissions) => ({ nkey: publicKey
  * kept, so running it again with more tenants adds theirs and leaves every other credential as it was;
  * reload the server (`nats-server --signal reload`) to apply it.
  */
-export const natsConfig = (options: NatsConfigOptions): NatsConfig => {
+export const natsConfig = async (options: NatsConfigOptions): Promise<NatsConfig> => {
   const app = checkApp(options.app);
   if (typeof options.out !== 'string' || options.out === '') throw new ConfigurationError('nats-config: options.out must name a directory');
   const tenants = options.tenants ?? [];
@@ -80,14 +81,14 @@ export const natsConfig = (options: NatsConfigOptions): NatsConfig => {
   const { out } = options;
   mkdirSync(join(out, 'tenants'), { recursive: true });
 
-  const relay = keptSeed(join(out, 'relay.nk'));
-  const host = keptSeed(join(out, 'host.nk'));
+  const relay = await keptSeed(join(out, 'relay.nk'));
+  const host = await keptSeed(join(out, 'host.nk'));
   const known = new Map(readIndex(out).map((entry) => [entry.tenant, entry]));
   const added: string[] = [];
   for (const tenant of new Set([...known.keys(), ...tenants])) {
     const names = tenantStreamNames(app, tenant);
     const nkeyFile = join('tenants', `${names.token}.nk`);
-    const seed = keptSeed(join(out, nkeyFile));
+    const seed = await keptSeed(join(out, nkeyFile));
     if (!known.has(tenant)) added.push(tenant);
     known.set(tenant, { tenant, token: names.token, stream: names.stream, subjects: names.subjects, inboxPrefix: tenantInboxPrefix(tenant), nkeyFile, publicKey: seed.publicKey });
   }

@@ -1,5 +1,4 @@
-import { tenantRegistryBucket, tenantStreamNames } from '../jetstream/streamNames.ts';
-import { activitySubject } from '../jetstream/streamActivity.ts';
+import { activitySubject, tenantRegistryBucket, tenantStreamNames } from '../jetstream/streamNames.ts';
 import { durableName, tenantToken } from '../jetstream/tenantToken.ts';
 
 /*

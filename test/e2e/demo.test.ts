@@ -12,6 +12,7 @@ describe('the shop demo', () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['examples/shop/run.ts'], { cwd: root, env, timeout: 120_000 });
     expect(stdout).toContain('Started an embedded PostgreSQL (PGlite)');
     expect(stdout).toContain('Top tenants by revenue');
-    expect(stdout).toMatch(/All \d+ tenants match a plain fold of their events\./);
+    expect(stdout).toContain('Order confirmations the reactor sent');
+    expect(stdout).toMatch(/All \d+ tenants match a plain fold of their events, and each received one confirmation per confirmed cart\./);
   });
 });

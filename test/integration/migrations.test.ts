@@ -102,6 +102,8 @@ describe('migrations', () => {
         'distributary_engine_hosts',
         'distributary_hosts',
         'distributary_migrations',
+        'distributary_outbox',
+        'distributary_outbox_dead_letters',
         'distributary_ownership_log',
         'distributary_partition_owners',
         'distributary_partition_status',

@@ -45,7 +45,7 @@ describe('nats-server started with the configuration nats-config generates', () 
 
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), 'distributary-nats-config-'));
-    config = natsConfig({ app, out, tenants, projectors: ['ledger-hash'] });
+    config = await natsConfig({ app, out, tenants, projectors: ['ledger-hash'] });
     nats = await startLocalNats({ config: config.configFile });
   });
   afterAll(async () => {
@@ -120,7 +120,7 @@ describe('nats-server started with the configuration nats-config generates', () 
 
   it('adds new tenants on a second run and leaves every credential it had as it was', async () => {
     const before = Object.fromEntries([config.relay.nkeyFile, config.host.nkeyFile, ...config.tenants.map((t) => t.nkeyFile)].map((f) => [f, readFileSync(f, 'utf8')]));
-    const again = natsConfig({ app, out, tenants: ['newcomer', 'acme'], projectors: ['ledger-hash'] });
+    const again = await natsConfig({ app, out, tenants: ['newcomer', 'acme'], projectors: ['ledger-hash'] });
     expect(again.added).toEqual(['newcomer']);
     expect(again.tenants).toHaveLength(tenants.length + 1);
     for (const [file, seed] of Object.entries(before)) expect(readFileSync(file, 'utf8')).toBe(seed);

@@ -52,3 +52,6 @@ export const startChildEngine = (
 /** A relay in a child process. */
 export const startChildRelay = (connectionString: string, natsUrl: string, options: { app?: string; leaseMs?: number } = {}): ChildEngine =>
   startChild('./relayProcess.ts', [connectionString, natsUrl, options.app ?? 'shop', String(options.leaseMs ?? 2000)]);
+
+/** An outbox dispatcher in a child process, posting to `receiverUrl`. */
+export const startChildDispatcher = (connectionString: string, receiverUrl: string): ChildEngine => startChild('./dispatcherProcess.ts', [connectionString, receiverUrl]);

@@ -192,10 +192,10 @@ describe('hostile names', () => {
     });
   });
 
-  it('keep credential files inside the output directory, one per tenant, and permissions per tenant apart', () => {
+  it('keep credential files inside the output directory, one per tenant, and permissions per tenant apart', async () => {
     const out = mkdtempSync(join(tmpdir(), 'distributary-hostile-'));
     const tenants = [...new Set(fc.sample(hostile, 150))];
-    const config = natsConfig({ app: 'shop', out, tenants, projectors: fc.sample(hostile, 5) });
+    const config = await natsConfig({ app: 'shop', out, tenants, projectors: fc.sample(hostile, 5) });
     expect(config.tenants).toHaveLength(tenants.length);
     const files = readdirSync(join(out, 'tenants'));
     expect(files).toHaveLength(tenants.length);

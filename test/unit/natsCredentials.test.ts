@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { describe, expect, it } from 'vitest';
 import { natsCredentialsOf } from '../../src/cli/natsFlags.ts';
-import { natsAuthOptions, resolveNatsCredentials } from '../../src/jetstream/natsCredentials.ts';
+import { natsAuthOptions } from '../../src/jetstream/natsAuth.ts';
+import { resolveNatsCredentials } from '../../src/jetstream/natsCredentials.ts';
 import { relay } from '../../src/index.ts';
 
 describe('NATS credentials', () => {
