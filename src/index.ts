@@ -27,6 +27,7 @@ export { tenantToken, tenantOfToken } from './jetstream/tenantToken.ts';
 export { tenantStreamNames } from './jetstream/streamNames.ts';
 export type { NatsCredentials } from './jetstream/natsCredentials.ts';
 export { partitionedReactor, type OutboxMessage, type PartitionedReactorOptions, type ReactorContext, type ReactorMessageContext } from './projector/partitionedReactor.ts';
+export { outbox, type Outbox, type OutboxDeadLetter, type OutboxPending } from './operations/outbox.ts';
 export { outboxDispatcher, type OutboxDispatcher, type OutboxDispatcherOptions, type OutboxRow } from './operations/outboxDispatcher.ts';
 export { isolateTenants, tenantIsolationSql, withTenant, TenantSetting, type IsolatedReadModel, type TenantIsolationOptions } from './security/tenantIsolation.ts';
 export { natsConfig, type NatsConfig, type NatsConfigOptions, type TenantUser } from './security/natsConfig.ts';

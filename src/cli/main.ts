@@ -3,6 +3,7 @@ import { versionsCommand } from './versionsCommand.ts';
 import { parseArgs } from 'node:util';
 import { flagSpec } from './flags.ts';
 import { natsConfigCommand } from './natsConfigCommand.ts';
+import { outboxCommand } from './outboxCommand.ts';
 import { natsCredentialsOf } from './natsFlags.ts';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -332,6 +333,9 @@ const tenant = (): Promise<void> =>
 const versions = (): Promise<void> =>
   versionsCommand({ args: positionals.slice(1), yes: values.yes === true, connectionString: connectionString(), fail: (message) => fail(message, 'versions') });
 
+const outboxOperations = (): Promise<void> =>
+  outboxCommand({ args: positionals.slice(1), id: values.id, connectionString: connectionString(), fail: (message) => fail(message, 'outbox') });
+
 const natsConfiguration = async (): Promise<void> =>
   natsConfigCommand({
     app: values.app ?? fail('nats-config needs --app <name>', 'nats-config'),
@@ -355,6 +359,7 @@ const commands: Record<CommandName, () => Promise<void>> = {
   tenant,
   versions,
   'nats-config': natsConfiguration,
+  outbox: outboxOperations,
 };
 
 if (values.help === true || commandName === undefined) {

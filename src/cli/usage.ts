@@ -39,6 +39,15 @@ export const commandUsage = {
       flag, NATS_NKEY, NATS_CREDS, NATS_TOKEN or NATS_USER and NATS_PASSWORD (out of the process list).
 `,
   },
+  outbox: {
+    flags: ['id'],
+    text: `  distributary outbox [list] [--database-url <url>]
+      What reactors put in the outbox and no dispatcher delivered yet, per reactor and topic (waiting,
+      partitions, retrying, oldest), and the outbox's dead letters (messages that failed every retry).
+  distributary outbox retry --id <id> | discard --id <id> [--database-url <url>]
+      Put a dead letter back in the outbox (delivered next in its partition), or delete it for good.
+`,
+  },
   'nats-config': {
     flags: ['app', 'out', 'tenant', 'projectors', 'nats', ...natsCredentialFlags, 'store-dir'],
     text: `  distributary nats-config --app <name> [--out <dir>] [--tenant <key>]... [--nats <url> [<nats credentials>]]

@@ -35,16 +35,23 @@ const check = optionChecks('outboxDispatcher');
 
 /*
  * Claims a partition's oldest row, and only that one: a later row of the partition is no candidate
- * while an earlier one is there, and a claimed row is locked (FOR UPDATE SKIP LOCKED), so dispatchers
+ * while an earlier one is there (the heads are found by walking the (partition, id) index once per
+ * partition, not by scanning the table), and a claimed row is locked (FOR UPDATE SKIP LOCKED), so dispatchers
  * in parallel, in one process or many, deliver each partition's messages in order. The row is deleted
  * in the transaction that claimed it, once delivered; a dispatcher killed mid-delivery leaves it to the
  * next (at least once: receivers drop repeats by key).
  */
 const claimSql = `
-SELECT id::text, processor_id, partition, message_key, topic, payload, attempts, created_at FROM distributary_outbox o
- WHERE next_attempt_at <= now()
-   AND NOT EXISTS (SELECT 1 FROM distributary_outbox e WHERE e.partition = o.partition AND e.id < o.id)
- ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+WITH RECURSIVE heads AS (
+  (SELECT partition, id FROM distributary_outbox ORDER BY partition, id LIMIT 1)
+  UNION ALL
+  SELECT next.partition, next.id FROM heads,
+    LATERAL (SELECT partition, id FROM distributary_outbox WHERE partition > heads.partition ORDER BY partition, id LIMIT 1) next
+)
+SELECT o.id::text, o.processor_id, o.partition, o.message_key, o.topic, o.payload, o.attempts, o.created_at
+  FROM distributary_outbox o JOIN heads ON heads.id = o.id
+ WHERE o.next_attempt_at <= now()
+ ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED`;
 
 type ClaimedRow = { id: string; processor_id: string; partition: string; message_key: string; topic: string; payload: unknown; attempts: number; created_at: Date };
 

@@ -1,7 +1,8 @@
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetters, outboxDispatcher, partitionedReactor, projectionEngine, relay, silentLogger } from '../../src/index.ts';
+import { deadLetters, outbox, outboxDispatcher, partitionedReactor, projectionEngine, relay, silentLogger } from '../../src/index.ts';
 import { killChildren, startChildDispatcher, startChildEngine } from '../support/childEngine.ts';
+import { runCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { effectsByTenant, startEffectReceiver, type EffectReceiver } from '../support/effectReceiver.ts';
 import { natsUrl, uniqueApp } from '../support/nats.ts';
@@ -224,6 +225,23 @@ describe('partitioned reactors', () => {
     expect(rows).toEqual([{ partition: 'outbox-dead', attempts: 3, last_error: 'unreachable' }]);
     // The tenant went on after it, in order.
     expect(delivered).toEqual(positions.slice(1));
+
+    // From the command line: listed, then put back and delivered.
+    const admin = outbox({ connectionString });
+    const [dead] = await admin.deadLetters();
+    expect(runCli(connectionString, 'outbox', 'list')).toMatch(new RegExp(`${dead!.id}\\s+outbox-confirmations\\s+outbox-dead\\s+confirmations\\s+\\S+\\s+3\\s+unreachable`));
+    expect(runCli(connectionString, 'outbox', 'retry', '--id', dead!.id)).toContain(`outbox dead letter ${dead!.id} is back in the outbox`);
+    const again = outboxDispatcher({ connectionString, logger: silentLogger, pollMs: 20, deliver: (message) => {
+        delivered.push((message.payload as { position: string }).position);
+        return Promise.resolve();
+      },
+    });
+    await again.start();
+    await again.whenIdle({ timeoutMs: 30_000 });
+    await again.stop();
+    expect(delivered).toEqual([...positions.slice(1), positions[0]]);
+    expect(await admin.deadLetters()).toEqual([]);
+    await admin.close();
   });
 
   it('refuses a reactor without a handler, with both, or with options it does not know', () => {
