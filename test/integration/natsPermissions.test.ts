@@ -28,7 +28,7 @@ describe('nats-server started with the configuration nats-config generates', () 
 
   const connectAs = async (nkeyFile: string, options: { inboxPrefix?: string } = {}): Promise<NatsConnection> => {
     const seed = new TextEncoder().encode(readFileSync(nkeyFile, 'utf8').trim());
-    const nc = await connect({ servers: nats.url, authenticator: nkeyAuthenticator(seed), ...options });
+    const nc = await connect({ servers: nats.url, authenticator: nkeyAuthenticator(seed), timeout: 2000, ...options });
     open.push(nc);
     return nc;
   };
