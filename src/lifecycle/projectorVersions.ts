@@ -34,7 +34,7 @@ const withLock = async <T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise
 
 /** Whether what is stored has checkpoints (partitions other than Emmett's `emt:default`) under `id` for `version`. */
 const hasCheckpoints = async (client: pg.PoolClient, id: string, version: number): Promise<boolean> =>
-  (await client.query("SELECT 1 FROM emt_processors WHERE processor_id = $1 AND version = $2 LIMIT 1", [id, version])).rowCount === 1;
+  (await client.query("SELECT 1 FROM emt_processors WHERE processor_id = $1 AND version = $2 AND partition <> 'emt:default' LIMIT 1", [id, version])).rowCount === 1;
 
 /**
  * Records the versions of the module's projectors (hosts starting together take turns) and returns

@@ -14,11 +14,12 @@ const KeyedTables = [
 
 /**
  * Moves what is stored of one version of a processor from one id to another, in the caller's
- * transaction: its checkpoints and low-water marks in `emt_processors` (rows of that version), its
- * adoption record and, with `ownRows`, its rows in distributary's other tables.
+ * transaction: its checkpoints and low-water marks in `emt_processors` (rows of that version; Emmett's
+ * own `emt:default` row stays, it is not distributary's), its adoption record and, with `ownRows`, its
+ * rows in distributary's other tables.
  */
 export const renameProcessor = async (client: pg.PoolClient, from: string, to: string, version: number, ownRows: boolean): Promise<void> => {
-  await client.query('UPDATE emt_processors SET processor_id = $2 WHERE processor_id = $1 AND version = $3', [from, to, version]);
+  await client.query("UPDATE emt_processors SET processor_id = $2 WHERE processor_id = $1 AND version = $3 AND partition <> 'emt:default'", [from, to, version]);
   // Marks are named `distributary:mark:<group>:<processor>`.
   await client.query(
     `UPDATE emt_processors SET processor_id = left(processor_id, length(processor_id) - length($1)) || $2

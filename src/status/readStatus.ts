@@ -108,7 +108,8 @@ export const readStatus = async (db: pg.Pool, options: { processorId?: string } 
       ...(row.stopped_at === null ? {} : { stoppedAt: row.stopped_at.toISOString() }),
     }),
   );
-  const stored = await readModelVersions(db, options.processorId);
+  // Versions are kept under the declared id: `orders@v2` asks about `orders`.
+  const stored = await readModelVersions(db, options.processorId?.replace(/@v\d+$/, ''));
   const versions = stored
     .filter((row) => stored.some((other) => other.processorId === row.processorId && other.version !== row.version && other.state !== 'dropped'))
     .map(({ processorId, version, state, runtimeId, readModel, switchedAt }) => ({ processorId, version, state, runtimeId, readModel, switchedAt: switchedAt?.toISOString() ?? null }));

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readStatus } from '../../src/status/readStatus.ts';
 import { projectionEngine, projectorVersions, relay, silentLogger } from '../../src/index.ts';
 import { natsUrl, uniqueApp } from '../support/nats.ts';
 import { useTestDatabase } from '../support/database.ts';
@@ -69,6 +70,11 @@ describe('versions side by side', () => {
     const listed = cli(connectionString, 'versions', 'list', 'ledger-versioned');
     expect(listed.stdout).toMatch(/^ledger-versioned\s+1\s+retired\s+ledger-versioned\s+ledger-versioned\s/m);
     expect(listed.stdout).toMatch(/^ledger-versioned\s+2\s+current\s+ledger-versioned_v2\s+ledger-versioned@v2\s/m);
+    // The status asked for by a later version's id lists its projector's versions too.
+    expect((await readStatus(database.db, { processorId: 'ledger-versioned@v2' })).versions.map((v) => [v.version, v.state])).toEqual([
+      [1, 'retired'],
+      [2, 'current'],
+    ]);
     const unconfirmed = cli(connectionString, 'versions', 'drop', 'ledger-versioned', '1');
     expect(unconfirmed.status).toBe(2);
     expect(unconfirmed.stderr).toMatch(/add --yes to do it/);
@@ -117,6 +123,11 @@ describe('versions side by side', () => {
     await db.query("UPDATE emt_processors SET processor_id = replace(processor_id, ':ledger-legacy@v2', ':ledger-legacy') WHERE processor_id LIKE 'distributary:mark:%'");
     await db.query("UPDATE distributary_partition_status SET processor_id = 'ledger-legacy' WHERE processor_id = 'ledger-legacy@v2'");
     await db.query("DELETE FROM distributary_read_models WHERE processor_id = 'ledger-legacy'");
+    // Emmett's own processor row under the same id is Emmett's, and stays where it is.
+    await db.query(
+      `INSERT INTO emt_processors (processor_id, partition, version, last_processed_checkpoint, last_processed_transaction_id, processor_instance_id, status, created_at, last_updated)
+       VALUES ('ledger-legacy', 'emt:default', 2, '0000000000000000001', '1'::xid8, 'emmett', 'stopped', now(), now())`,
+    );
 
     await appendLedgerEvents(connectionString, { tenants: 4, carts: 20, events: 100, seed: 32 });
     const after = projectionEngine({ connectionString, projectors, logger: silentLogger });
@@ -127,7 +138,9 @@ describe('versions side by side', () => {
       expect(after.status().projectors[0]!.partitions.filter((p) => p.state === 'halted')).toEqual([]);
       expect(await readModelTotals(db, 'ledger-legacy')).toEqual(await foldFromStore(db));
       const { rows } = await db.query<{ id: string }>("SELECT DISTINCT processor_id AS id FROM emt_processors WHERE processor_id LIKE '%ledger-legacy%' AND processor_id NOT LIKE 'distributary:mark:%'");
-      expect(rows.map((row) => row.id)).toEqual(['ledger-legacy@v2']);
+      expect(rows.map((row) => row.id).sort()).toEqual(['ledger-legacy', 'ledger-legacy@v2']);
+      const { rows: emmetts } = await db.query<{ partition: string }>("SELECT partition FROM emt_processors WHERE processor_id = 'ledger-legacy'");
+      expect(emmetts).toEqual([{ partition: 'emt:default' }]);
       const { rows: status } = await db.query<{ id: string }>("SELECT DISTINCT processor_id AS id FROM distributary_partition_status WHERE processor_id LIKE 'ledger-legacy%'");
       expect(status.map((row) => row.id)).toEqual(['ledger-legacy@v2']);
     } finally {
