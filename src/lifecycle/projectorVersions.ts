@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { abortableSleep } from '../core/abortableSleep.ts';
 import { ConfigurationError, DistributaryError } from '../core/errors.ts';
 import type { AnyPartitionedProjector } from '../projector/partitionedProjector.ts';
+import { inTransaction } from '../postgres/inTransaction.ts';
 import { MigrationLockId } from '../postgres/migrate.ts';
 import { makeCurrentIfNone, markVersionDropped, readModelVersions, registerReadModelVersion, switchReadModel, type ReadModelVersion } from '../postgres/readModelVersions.ts';
 import { deleteProcessor, renameProcessor } from '../postgres/renameProcessor.ts';
@@ -16,21 +17,11 @@ import { deleteProcessor, renameProcessor } from '../postgres/renameProcessor.ts
  * it never reads one that is empty or half built. A retired version is dropped with `dropVersion`.
  */
 
-const withLock = async <T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+const withLock = <T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> =>
+  inTransaction(db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MigrationLockId]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-};
+    return work(client);
+  });
 
 /** Whether what is stored has checkpoints (partitions other than Emmett's `emt:default`) under `id` for `version`. */
 const hasCheckpoints = async (client: pg.PoolClient, id: string, version: number): Promise<boolean> =>

@@ -4,6 +4,7 @@ import { backoffDelay, type BackoffOptions, type ResolvedBackoffOptions } from '
 import { ConfigurationError, WaitTimeoutError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { asLogger, stderrLogger, type AnyLogger } from '../logging/pinoLogger.ts';
+import { inTransaction } from '../postgres/inTransaction.ts';
 import { migrate } from '../postgres/migrate.ts';
 import { optionChecks } from '../options/optionChecks.ts';
 
@@ -74,50 +75,44 @@ export const outboxDispatcher = (options: OutboxDispatcherOptions): OutboxDispat
   let db: pg.Pool | undefined;
   let workers: Promise<void>[] = [];
 
-  /** One claim and its delivery; false when nothing was due. */
-  const deliverOne = async (pool: pg.Pool): Promise<boolean> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+  /** Delivery failed: tried again after a backoff, or moved to the dead letters once out of retries. */
+  const failed = async (client: pg.PoolClient, row: ClaimedRow, error: unknown): Promise<void> => {
+    const reason = error instanceof Error ? error.message : String(error);
+    const attempts = row.attempts + 1;
+    const details = { key: row.message_key, partition: row.partition, topic: row.topic, error: reason };
+    if (attempts > retries) {
+      await client.query(
+        `WITH gone AS (DELETE FROM distributary_outbox WHERE id = $1 RETURNING *)
+         INSERT INTO distributary_outbox_dead_letters (id, processor_id, partition, message_key, topic, payload, created_at, attempts, last_error)
+         SELECT id, processor_id, partition, message_key, topic, payload, created_at, $2, $3 FROM gone`,
+        [row.id, attempts, reason],
+      );
+      logger.error('outbox: a message failed every delivery and moved to the dead letters', { ...details, attempts });
+      return;
+    }
+    await client.query('UPDATE distributary_outbox SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1', [
+      row.id,
+      attempts,
+      reason,
+      backoffDelay(backoff, attempts) / 1000,
+    ]);
+    if (attempts === 1) logger.warn('outbox: delivery failed; retrying with backoff', details);
+  };
+
+  /** One claim and its delivery, in the transaction that holds the row; false when nothing was due. */
+  const deliverOne = (pool: pg.Pool): Promise<boolean> =>
+    inTransaction(pool, async (client) => {
       const row = (await client.query<ClaimedRow>(claimSql)).rows[0];
-      if (row === undefined) {
-        await client.query('COMMIT');
-        return false;
-      }
-      const message: OutboxRow = { id: row.id, processorId: row.processor_id, partition: row.partition, key: row.message_key, topic: row.topic, payload: row.payload, attempts: row.attempts, createdAt: row.created_at };
+      if (row === undefined) return false;
       try {
-        await options.deliver(message);
+        await options.deliver({ id: row.id, processorId: row.processor_id, partition: row.partition, key: row.message_key, topic: row.topic, payload: row.payload, attempts: row.attempts, createdAt: row.created_at });
         await client.query('DELETE FROM distributary_outbox WHERE id = $1', [row.id]);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        const attempts = row.attempts + 1;
-        if (attempts > retries) {
-          await client.query(
-            `WITH gone AS (DELETE FROM distributary_outbox WHERE id = $1 RETURNING *)
-             INSERT INTO distributary_outbox_dead_letters (id, processor_id, partition, message_key, topic, payload, created_at, attempts, last_error)
-             SELECT id, processor_id, partition, message_key, topic, payload, created_at, $2, $3 FROM gone`,
-            [row.id, attempts, reason],
-          );
-          logger.error('outbox: a message failed every delivery and moved to the dead letters', { key: row.message_key, partition: row.partition, topic: row.topic, attempts, error: reason });
-        } else {
-          await client.query(`UPDATE distributary_outbox SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1`, [
-            row.id,
-            attempts,
-            reason,
-            backoffDelay(backoff, attempts) / 1000,
-          ]);
-          if (attempts === 1) logger.warn('outbox: delivery failed; retrying with backoff', { key: row.message_key, partition: row.partition, topic: row.topic, error: reason });
-        }
+        await failed(client, row, error);
       }
-      await client.query('COMMIT');
       return true;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  };
+    });
+
 
   const work = async (pool: pg.Pool): Promise<void> => {
     while (!stopping.signal.aborted) {

@@ -126,7 +126,8 @@ export const ReservedProcessorPrefix = 'distributary:';
 const VersionSuffix = /@v\d+$/;
 
 /** What names a version of a projector in distributary's tables and maps: `orders`, `orders@v2`. */
-const hasControlCharacter = (value: string): boolean => [...value].some((char) => char.codePointAt(0)! < 0x20 || (char.codePointAt(0)! >= 0x7f && char.codePointAt(0)! <= 0x9f));
+/** C0 and C1 controls and DEL. */
+const ControlCharacter = /\p{Cc}/u;
 
 /** Longest processor id accepted. */
 export const MaxProcessorIdLength = 200;
@@ -178,7 +179,7 @@ export const partitionedProjector = <EventType extends Event>(
   if (typeof processorId !== 'string' || processorId.length === 0)
     throw new ConfigurationError('partitionedProjector: options.processorId must be a non-empty string');
   // Processor ids name consumers, metric series, log fields and status rows: printable and bounded.
-  if (processorId.length > MaxProcessorIdLength || hasControlCharacter(processorId))
+  if (processorId.length > MaxProcessorIdLength || ControlCharacter.test(processorId))
     throw new ConfigurationError(`partitionedProjector: options.processorId must be at most ${MaxProcessorIdLength} characters, none of them a control character, got ${JSON.stringify(processorId.slice(0, 80))}${processorId.length > 80 ? '...' : ''}`);
   if (VersionSuffix.test(processorId))
     throw new ConfigurationError(`partitionedProjector: options.processorId must not end in '@v<number>' (distributary names later versions so), got '${processorId}'; use options.version`);

@@ -35,9 +35,9 @@ export type NatsConfig = {
 const indexFile = 'tenants.json';
 
 /** The seed kept in `file`, or a new user's seed written there (readable by its owner only). */
-const keptSeed = async (file: string): Promise<{ publicKey: string; created: boolean }> => {
-  // Loaded here: an application that never writes a configuration never loads a NATS package.
-  const { createUser, fromSeed } = await import('@nats-io/nkeys');
+type NKeys = typeof import('@nats-io/nkeys');
+
+const keptSeed = ({ createUser, fromSeed }: NKeys, file: string): { publicKey: string; created: boolean } => {
   if (existsSync(file)) {
     const seed = readFileSync(file, 'utf8').trim();
     try {
@@ -79,16 +79,18 @@ export const natsConfig = async (options: NatsConfigOptions): Promise<NatsConfig
     if (typeof tenant !== 'string' || tenant === '') throw new ConfigurationError(`nats-config: a tenant must be a non-empty partition key, got ${JSON.stringify(tenant)}`);
   const projectors = options.projectors ?? [];
   const { out } = options;
+  // Loaded here: an application that never writes a configuration never loads a NATS package.
+  const nkeys = await import('@nats-io/nkeys');
   mkdirSync(join(out, 'tenants'), { recursive: true });
 
-  const relay = await keptSeed(join(out, 'relay.nk'));
-  const host = await keptSeed(join(out, 'host.nk'));
+  const relay = keptSeed(nkeys, join(out, 'relay.nk'));
+  const host = keptSeed(nkeys, join(out, 'host.nk'));
   const known = new Map(readIndex(out).map((entry) => [entry.tenant, entry]));
   const added: string[] = [];
   for (const tenant of new Set([...known.keys(), ...tenants])) {
     const names = tenantStreamNames(app, tenant);
     const nkeyFile = join('tenants', `${names.token}.nk`);
-    const seed = await keptSeed(join(out, nkeyFile));
+    const seed = keptSeed(nkeys, join(out, nkeyFile));
     if (!known.has(tenant)) added.push(tenant);
     known.set(tenant, { tenant, token: names.token, stream: names.stream, subjects: names.subjects, inboxPrefix: tenantInboxPrefix(tenant), nkeyFile, publicKey: seed.publicKey });
   }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ConfigurationError } from '../core/errors.ts';
+import { inTransaction } from '../postgres/inTransaction.ts';
 import { MigrationLockId } from '../postgres/migrate.ts';
 
 /*
@@ -72,18 +73,14 @@ export const isolateTenants = async (options: TenantIsolationOptions): Promise<v
   if (typeof options.connectionString !== 'string' || options.connectionString === '') throw new ConfigurationError('tenantIsolation: options.connectionString must be a PostgreSQL connection string');
   if (!Array.isArray(options.readModels) || options.readModels.length === 0) throw new ConfigurationError('tenantIsolation: options.readModels must list at least one read model');
   const statements = tenantIsolationSql(options.readModels, options.role);
-  const client = new pg.Client({ connectionString: options.connectionString });
-  await client.connect();
+  const db = new pg.Pool({ connectionString: options.connectionString, max: 1 });
   try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MigrationLockId]);
-    for (const statement of statements) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    await inTransaction(db, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MigrationLockId]);
+      for (const statement of statements) await client.query(statement);
+    });
   } finally {
-    await client.end();
+    await db.end();
   }
 };
 
@@ -95,18 +92,9 @@ export const isolateTenants = async (options: TenantIsolationOptions): Promise<v
 export const withTenant = async <T>(pool: pg.Pool, tenant: string, fn: (client: pg.PoolClient) => Promise<T>, options: { role?: string | false } = {}): Promise<T> => {
   if (typeof tenant !== 'string' || tenant === '') throw new ConfigurationError(`withTenant: the tenant must be a non-empty partition key, got ${JSON.stringify(tenant)}`);
   const role = options.role === undefined ? DefaultReaderRole : options.role;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query(`SELECT set_config('${TenantSetting}', $1, true)`, [tenant]);
     if (role !== false) await client.query(`SET LOCAL ROLE ${quoted(role, 'options.role')}`);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 };

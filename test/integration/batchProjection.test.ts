@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { projectionEngine, pongoBatchProjection, silentLogger } from '../../src/index.ts';
 import { appendWorkload, shopWorkload } from '../../examples/shop/shopWorkload.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { runUntilCaughtUp } from '../support/runEngine.ts';
 
 const projectors = new URL('../support/projections/documents.ts', import.meta.url);
 
@@ -11,13 +12,7 @@ describe('pongoBatchProjection', () => {
   it('stores the same documents as Emmett’s Pongo projection, deletes included, a batch at a time', async () => {
     const { connectionString, db } = database;
     await appendWorkload(connectionString, shopWorkload({ tenants: 20, events: 4000, seed: 91 }), () => undefined, 4);
-    const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
-    await engine.start();
-    try {
-      await engine.whenCaughtUp({ timeoutMs: 120_000 });
-    } finally {
-      await engine.stop();
-    }
+    await runUntilCaughtUp(connectionString, projectors);
     const documents = async (table: string) => (await db.query<{ _id: string; data: unknown; version: string }>(`SELECT _id, data, _version::text AS version FROM ${table} ORDER BY _id`)).rows;
     const carts = await documents('carts_summary');
     expect(carts.length).toBeGreaterThan(100);

@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolateTenants, projectionEngine, silentLogger, tenantIsolationSql, withTenant } from '../../src/index.ts';
+import { isolateTenants, tenantIsolationSql, withTenant } from '../../src/index.ts';
 import { appendWorkload, shopWorkload } from '../../examples/shop/shopWorkload.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { runUntilCaughtUp } from '../support/runEngine.ts';
 import { appendLedgerEvents, foldFromStore, readModelTotals } from '../support/workload.ts';
 
 const projection = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
-
-const runUntilCaughtUp = async (connectionString: string, projectors: URL): Promise<void> => {
-  const engine = projectionEngine({ connectionString, projectors, logger: silentLogger });
-  await engine.start();
-  try {
-    await engine.whenCaughtUp({ timeoutMs: 120_000 });
-  } finally {
-    await engine.stop();
-  }
-};
 
 describe('read models a tenant cannot leave', () => {
   const database = useTestDatabase();
