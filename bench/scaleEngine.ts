@@ -17,6 +17,12 @@ const engine = projectionEngine({ connectionString, projectors, transport, logge
   ...(process.env.BENCH_MAX_PENDING === undefined ? {} : { reader: { maxPendingEvents: Number(process.env.BENCH_MAX_PENDING) } }),
 });
 const started = Date.now();
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+if (process.env.BENCH_LOG === '1')
+  setInterval(() => {
+    const memory = process.memoryUsage();
+    process.stderr.write(`${((Date.now() - started) / 1000).toFixed(0)} s: rss ${mb(memory.rss)} MB, main thread heap ${mb(memory.heapUsed)} of ${mb(memory.heapTotal)} MB, external ${mb(memory.external)} MB (array buffers ${mb(memory.arrayBuffers)})\n`);
+  }, 1000).unref();
 await engine.start();
 process.on('SIGTERM', () => void engine.stop().then(() => process.exit(0)));
 await engine.whenCaughtUp({ timeoutMs: 3_600_000 });

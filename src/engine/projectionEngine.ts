@@ -118,6 +118,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
     dashboard: options.dashboard,
     role: () => source?.role() ?? 'stopped',
     status: () => engine.status(),
+    router: () => source?.router(),
     logger,
   });
 

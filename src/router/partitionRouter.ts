@@ -50,8 +50,14 @@ export type PartitionRouter = {
   snapshot(options?: { notable?: boolean }): Promise<{ processorId: string; thread: number; partitions: PartitionSnapshot[] }[]>;
   /** Grows with every delivery and report: when it has not moved, neither has the status. */
   version(): number;
-  /** Per projector and partition on this host; `lowWaterMark` where the source keeps one. */
-  status(lowWaterMark?: (processorId: string) => bigint): ProjectorStatus[];
+  /**
+   * Per projector and partition on this host; `lowWaterMark` where the source keeps one. With
+   * `changedAfter` (a `version()` seen before), only the partitions delivered to, reported on or
+   * opened since.
+   */
+  status(lowWaterMark?: (processorId: string) => bigint, options?: { changedAfter?: number }): ProjectorStatus[];
+  /** Partitions on this host, across projectors. */
+  partitionCount(): number;
   stop(timeoutMs: number): Promise<void>;
 };
 
@@ -70,6 +76,8 @@ type Tracked = Omit<PartitionStatus, 'lag' | 'lagSeconds' | 'owner' | 'checkpoin
   head: Position | null;
   /** Events delivered while the partition was stopped, or left over when it stopped: not applied. */
   refused: Pending;
+  /** The router's version when the partition last changed. */
+  changed: number;
 };
 
 /** Index of the first position `checkpoint` does not cover; positions are in delivery order. */
@@ -135,6 +143,29 @@ const joined = (a: Pending, b: Pending): Pending => {
 
 const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
+/** A partition's status as sources and the status writer read it; optional fields only where set. */
+const partitionStatus = (entry: Tracked, waiting: readonly Delivery[], now: number, owner: string): PartitionStatus => {
+  const { checkpoint, head } = entry;
+  const { events, oldest } = notApplied([entry.refused, ...waiting], checkpoint);
+  const status: PartitionStatus = {
+    partition: entry.partition,
+    checkpoint: checkpoint?.global ?? null,
+    head: head === null || (checkpoint !== null && comparePositions(head, checkpoint) < 0) ? (checkpoint?.global ?? null) : head.global,
+    lag: events,
+    lagSeconds: oldest === undefined ? 0 : Math.max(0, now - oldest) / 1000,
+    thread: entry.thread,
+    owner,
+    state: entry.state,
+    applied: entry.applied,
+    deadLettered: entry.deadLettered,
+  };
+  if (oldest !== undefined) status.oldestUnappliedAt = new Date(oldest);
+  if (entry.since !== undefined) status.since = entry.since;
+  if (entry.epoch !== undefined) status.epoch = entry.epoch;
+  if (entry.lastError !== undefined) status.lastError = entry.lastError;
+  return status;
+};
+
 /*
  * The transport-agnostic middle of the engine: sources deliver partitions' events here, the router
  * sends them to the partition's thread (the first batch of a partition carries its checkpoint and
@@ -174,7 +205,7 @@ export const partitionRouter = (context: {
     const own = partitions.get(processorId)!;
     let entry = own.get(key);
     if (entry === undefined) {
-      entry = { partition: key, checkpoint: null, head: null, refused: NoneRefused, state: 'idle', applied: 0, deadLettered: 0, thread: pool.threadFor(processorId, key), sent: false };
+      entry = { partition: key, checkpoint: null, head: null, refused: NoneRefused, state: 'idle', applied: 0, deadLettered: 0, thread: pool.threadFor(processorId, key), sent: false, changed: version };
       own.set(key, entry);
     }
     return entry;
@@ -240,6 +271,7 @@ export const partitionRouter = (context: {
         }
         settle(partitionIdentity(report.processorId, report.partition), report.checkpoint, stoppedNow, entry);
         if (entry === undefined) continue;
+        entry.changed = version;
         entry.refused = dropCovered(entry.refused, report.checkpoint);
         logTransition(report, entry);
         entry.state = report.state;
@@ -275,7 +307,7 @@ export const partitionRouter = (context: {
       context.observer?.ownership?.(processorId, key, 'acquired');
       const entry = tracked(processorId, key);
       version++;
-      Object.assign(entry, { sent: false, refused: NoneRefused, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle' });
+      Object.assign(entry, { sent: false, refused: NoneRefused, checkpoint: start.checkpoint, lease: start.lease?.epoch, epoch: start.lease?.epoch, since: start.lease?.since, state: start.halted === true ? 'halted' : 'idle', changed: version });
       const stopped = stoppedPartitions.get(processorId)!;
       stopped.delete(key);
       if (start.halted === true) stopped.set(key, 'halted');
@@ -290,6 +322,7 @@ export const partitionRouter = (context: {
       if (!context.opensOnDelivery && !open) return Promise.resolve(false);
       const entry = tracked(processorId, key);
       entry.head = last.position;
+      entry.changed = version;
       const now = Date.now();
       const pending: Pending = { positions: events.map((item) => item.position), appendedAt: events.map((item) => item.appendedAt ?? now) };
       if (context.observer?.wantsBatches?.() === true) pending.traceparents = events.map((item) => traceparentOf(item.event.metadata));
@@ -323,27 +356,22 @@ export const partitionRouter = (context: {
     onReport: (listener) => void listeners.push(listener),
     setWeights: (processorId, weights) => pool.setWeights(processorId, weights),
     snapshot: (options) => pool.snapshot(options),
-    status: (lowWaterMark) => {
+    status: (lowWaterMark, options) => {
       const now = Date.now();
-      return context.projectors.map((projector) => ({
-        processorId: projector.processorId,
-        lowWaterMark: lowWaterMark?.(projector.processorId) ?? 0n,
-        threads: pool.threadsOf(projector.processorId),
-        partitions: [...partitions.get(projector.processorId)!.values()].map(({ thread, sent: _sent, lease: _lease, checkpoint, head, refused, ...rest }) => {
-          const waiting = deliveries.get(partitionIdentity(projector.processorId, rest.partition)) ?? [];
-          const { events, oldest } = notApplied([refused, ...waiting], checkpoint);
-          return withoutUndefined({
-            ...rest,
-            checkpoint: checkpoint?.global ?? null,
-            head: head === null || (checkpoint !== null && comparePositions(head, checkpoint) < 0) ? (checkpoint?.global ?? null) : head.global,
-            lag: events,
-            lagSeconds: oldest === undefined ? 0 : Math.max(0, now - oldest) / 1000,
-            oldestUnappliedAt: oldest === undefined ? undefined : new Date(oldest),
-            thread,
-            owner: `${context.hostId}/${projector.processorId}/${thread}`,
-          });
-        }),
-      }));
+      const changedAfter = options?.changedAfter ?? -1;
+      return context.projectors.map(({ processorId }) => {
+        const owned = partitions.get(processorId)!;
+        const statuses: PartitionStatus[] = [];
+        for (const entry of owned.values())
+          if (entry.changed > changedAfter)
+            statuses.push(partitionStatus(entry, deliveries.get(partitionIdentity(processorId, entry.partition)) ?? [], now, `${context.hostId}/${processorId}/${entry.thread}`));
+        return { processorId, lowWaterMark: lowWaterMark?.(processorId) ?? 0n, threads: pool.threadsOf(processorId), partitions: statuses };
+      });
+    },
+    partitionCount: () => {
+      let count = 0;
+      for (const owned of partitions.values()) count += owned.size;
+      return count;
     },
     stop: (timeoutMs) => pool.stop(timeoutMs),
   };

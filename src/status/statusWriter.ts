@@ -40,16 +40,25 @@ const signature = (row: PartitionStatusRow): string =>
 
 /**
  * Writes this host's heartbeat with what it runs, and the partitions whose status changed since the
- * last write (all of them on the first write, and again every minute, so a row another owner
- * overwrote during a hand-over comes back). A failed write is logged once per outage and tried again
+ * last write: only the partitions touched since then are looked at (all of them on the first write of
+ * a session, and again every minute, so a row another owner overwrote during a hand-over comes back). A failed write is logged once per outage and tried again
  * on the next tick; the engine does not depend on it.
  */
 export const statusWriter = (context: {
   db: pg.Pool;
   host: () => Omit<HostStatusRow, 'partitions' | 'rssBytes' | 'stopped'>;
-  projectors: () => readonly ProjectorStatus[];
-  /** Changes whenever the partitions' status may have: rows are computed again only then. */
-  version: () => string;
+  /**
+   * The partitions' status: all of them, or with `changedAfter` only those changed since that
+   * `changes().version`.
+   */
+  projectors: (changedAfter?: number) => readonly ProjectorStatus[];
+  /**
+   * Where the partitions' status stands: `version` grows whenever a partition's may have changed,
+   * within a `session` (a router, a role); a new session is written whole.
+   */
+  changes: () => { session: string; version: number };
+  /** Partitions on this host. */
+  partitionCount: () => number;
   /** Events applied per partition since the engine started (a router's own count starts again with each session). */
   applied: (processorId: string, partition: string) => number;
   logger: Logger;
@@ -61,28 +70,31 @@ export const statusWriter = (context: {
   let failing = false;
   let lastFull = 0;
 
-  let writtenVersion: string | undefined;
-  let partitionCount = 0;
+  let writtenSession: string | undefined;
+  let writtenVersion = -1;
 
   const write = async (stopped: boolean): Promise<void> => {
-    const full = Date.now() - lastFull > 60_000;
-    const version = context.version();
+    const { session, version } = context.changes();
+    const full = Date.now() - lastFull > 60_000 || session !== writtenSession;
     // Nothing delivered or reported since the last write: the heartbeat alone (lag in seconds is the readers' sum).
     if (!full && !stopped && version === writtenVersion) return heartbeat(false);
-    if (full) lastFull = Date.now();
-    const rows = rowsOf(context.projectors(), context.applied);
-    const next = new Map<string, string>();
-    const changed = rows.filter((row) => {
+    const rows = rowsOf(context.projectors(full ? undefined : writtenVersion), context.applied);
+    const signatures = full ? new Map<string, string>() : written;
+    const changed: PartitionStatusRow[] = [];
+    const seen: [string, string][] = [];
+    for (const row of rows) {
       const key = `${row.processorId}\u0000${row.partition}`;
       const value = signature(row);
-      next.set(key, value);
-      return full || written.get(key) !== value;
-    });
+      if (full || written.get(key) !== value) changed.push(row);
+      seen.push([key, value]);
+    }
     try {
       await storePartitionStatus(db, context.host().hostId, changed);
-      written = next;
+      for (const [key, value] of seen) signatures.set(key, value);
+      written = signatures;
+      writtenSession = session;
       writtenVersion = version;
-      partitionCount = rows.length;
+      if (full) lastFull = Date.now();
     } catch (error) {
       return failed(error);
     }
@@ -96,7 +108,7 @@ export const statusWriter = (context: {
 
   const heartbeat = async (stopped: boolean): Promise<void> => {
     try {
-      await storeHostStatus(db, { ...context.host(), partitions: partitionCount, rssBytes: process.memoryUsage.rss(), stopped });
+      await storeHostStatus(db, { ...context.host(), partitions: context.partitionCount(), rssBytes: process.memoryUsage.rss(), stopped });
       if (failing) logger.info('status: writing again');
       failing = false;
     } catch (error) {

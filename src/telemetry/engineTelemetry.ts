@@ -44,6 +44,8 @@ export const engineTelemetry = (context: {
   dashboard?: { port: number; host: string; token?: string };
   role: () => string;
   status: () => EngineStatus;
+  /** The router the source now delivers to, if it has one (an active reader, a member). */
+  router: () => PartitionRouter | undefined;
   logger: Logger;
 }): EngineTelemetry => {
   const projectors = (): readonly ProjectorStatus[] => context.status().projectors;
@@ -56,7 +58,6 @@ export const engineTelemetry = (context: {
   // Applied per partition since this engine started, across the routers of its sessions.
   const applied = new Map<string, number>();
   let routers = 0;
-  let current: PartitionRouter | undefined;
   const observer: RouterObserver = {
     ownership: (processorId, _partition, change) => metrics.ownership(processorId, change),
     wantsBatches: tracingRegistered,
@@ -68,7 +69,6 @@ export const engineTelemetry = (context: {
     observer,
     observe(router) {
       routers++;
-      current = router;
       router.onReport((report) => {
         metrics.report(report);
         if (report.applied > 0) {
@@ -81,8 +81,9 @@ export const engineTelemetry = (context: {
       writer = statusWriter({
         db,
         host: () => ({ hostId: context.hostId, group: context.group, role: context.role(), transport: context.transport, threads: context.threads, aliveForMs: context.aliveForMs, startedAt }),
-        projectors,
-        version: () => `${routers}:${current?.version() ?? 0}:${context.role()}`,
+        projectors: (changedAfter) => context.router()?.status(undefined, { changedAfter }) ?? [],
+        changes: () => ({ session: `${routers}:${context.role()}`, version: context.router()?.version() ?? 0 }),
+        partitionCount: () => context.router()?.partitionCount() ?? 0,
         applied: (processorId, partition) => applied.get(`${processorId}\u0000${partition}`) ?? 0,
         logger: context.logger,
       });
