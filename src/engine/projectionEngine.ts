@@ -179,7 +179,7 @@ export const projectionEngine = (userOptions: ProjectionEngineOptions): Projecti
         followingVersions = followVersions({
           db,
           projectors,
-          caughtUp: async (timeoutMs) => source!.whenCaughtUp(await readLastPosition(db!), timeoutMs),
+          caughtUp: async (timeoutMs, processorIds) => source!.whenCaughtUp(await readLastPosition(db!), timeoutMs, processorIds),
           working: () => source?.role() === 'active' || source?.role() === 'member',
           onSwitch: (version) => logger.info(`version ${version.version} of '${version.processorId}' is caught up and now current`, { processorId: version.processorId, version: version.version }),
           signal: versionsStop.signal,

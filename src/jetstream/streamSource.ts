@@ -78,13 +78,13 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
   };
 
   /** Partitions halted in front of a dead letter on whichever host, and those stopped here. */
-  const stoppedAnywhere = async (): Promise<StoppedPartition[]> => {
+  const stoppedAnywhere = async (processorIds: readonly string[]): Promise<StoppedPartition[]> => {
     const halted = await Promise.all(
-      context.projectors.map(async (projector) =>
+      context.projectors.filter((projector) => processorIds.includes(projector.processorId)).map(async (projector) =>
         [...(await readHaltedPartitions(db, projector.processorId))].map((partition) => ({ processorId: projector.processorId, partition, state: 'halted' as const })),
       ),
     );
-    const here = member?.stopped() ?? [];
+    const here = (member?.stopped() ?? []).filter((s) => processorIds.includes(s.processorId));
     const seen = new Set(here.map((s) => partitionIdentity(s.processorId, s.partition)));
     return [...here, ...halted.flat().filter((h) => !seen.has(partitionIdentity(h.processorId, h.partition)))];
   };
@@ -101,7 +101,8 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
       loop = runMembers(first, connection, tenants);
     },
     role: () => role,
-    async whenCaughtUp(target, timeoutMs) {
+    async whenCaughtUp(target, timeoutMs, only) {
+      const processorIds = only ?? context.projectors.map((projector) => projector.processorId);
       const [connection, tenants] = [nc, registry];
       if (connection === undefined || tenants === undefined) throw new WaitTimeoutError('the stream source is not started');
       const deadline = Date.now() + timeoutMs;
@@ -116,9 +117,9 @@ export const streamSource = (context: SourceContext<StreamSourceOptions>): Sourc
           if (result === undefined) throw new WaitTimeoutError(`the JetStream API did not answer within ${timeoutMs} ms`);
           return result;
         });
-      let left: ConsumerToDrain[] = await patiently(() => consumersToDrain(tenants, context.projectors.map((projector) => projector.processorId)));
+      let left: ConsumerToDrain[] = await patiently(() => consumersToDrain(tenants, processorIds));
       for (;;) {
-        const stopped = await stoppedAnywhere();
+        const stopped = await stoppedAnywhere(processorIds);
         const keys = new Set(stopped.map((s) => partitionIdentity(s.processorId, s.partition)));
         left = left.filter((pair) => !keys.has(partitionIdentity(pair.processorId, pair.tenant)));
         const pairs = left;

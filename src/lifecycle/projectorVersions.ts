@@ -100,14 +100,15 @@ export const VersionCheckMs = 1000;
 
 /**
  * While this engine runs versions that are building, looks every `VersionCheckMs` whether everything
- * appended until then is applied (by whichever host) with none of their partitions halted, and then
- * makes each current in one transaction. Ends once none is building or `signal` aborts.
+ * appended until then is applied by them (by whichever host) with none of their partitions halted,
+ * and then makes each current in one transaction: how far the other projectors are does not matter.
+ * Ends once none is building or `signal` aborts.
  */
 export const followVersions = async (context: {
   db: pg.Pool;
   projectors: readonly AnyPartitionedProjector[];
-  /** Resolves once everything up to the store's last position now is applied, naming the stopped partitions; rejects at the deadline. */
-  caughtUp: (timeoutMs: number) => Promise<{ stopped: { processorId: string }[] }>;
+  /** Resolves once the projectors of `processorIds` applied everything up to the store's last position now, naming their stopped partitions; rejects at the deadline. */
+  caughtUp: (timeoutMs: number, processorIds: readonly string[]) => Promise<{ stopped: { processorId: string }[] }>;
   /** Whether this engine does work now (a standby leaves it to the active one). */
   working: () => boolean;
   onSwitch: (version: ReadModelVersion) => void;
@@ -122,7 +123,7 @@ export const followVersions = async (context: {
       const building = stored.filter((row) => row.state === 'building' && context.projectors.some((p) => p.processorId === row.runtimeId));
       if (building.length === 0) return;
       if (!context.working()) continue;
-      const { stopped } = await context.caughtUp(VersionCheckMs * 5);
+      const { stopped } = await context.caughtUp(VersionCheckMs * 5, building.map((row) => row.runtimeId));
       for (const row of building) {
         if (stopped.some((partition) => partition.processorId === row.runtimeId)) continue;
         if (await switchToVersion(db, row.processorId, row.version)) context.onSwitch({ ...row, state: 'current' });

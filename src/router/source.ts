@@ -22,10 +22,11 @@ export type Source = {
   start(): Promise<void>;
   role(): EngineRole;
   /**
-   * Resolves when everything up to `target` is applied by every projector (on any host), except
-   * partitions halted in front of a dead letter or fenced, which it names; rejects at the deadline.
+   * Resolves when everything up to `target` is applied by every projector (or those of
+   * `processorIds`) on any host, except partitions halted in front of a dead letter or fenced, which
+   * it names; rejects at the deadline.
    */
-  whenCaughtUp(target: Position, timeoutMs: number): Promise<CaughtUp>;
+  whenCaughtUp(target: Position, timeoutMs: number, processorIds?: readonly string[]): Promise<CaughtUp>;
   /** The router of the current run, if any (weights and snapshots go through it). */
   router(): PartitionRouter | undefined;
   status(): { readerPosition: bigint | null; hosts?: string[]; projectors: ProjectorStatus[] };

@@ -35,9 +35,10 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
   let loop: Promise<void> | undefined;
 
   /** A standby: what every projector has stored, whoever committed it. */
-  const storedStopped = async (target: Position): Promise<StoppedPartition[] | undefined> => {
+  const storedStopped = async (target: Position, processorIds: readonly string[] | undefined): Promise<StoppedPartition[] | undefined> => {
     const all: StoppedPartition[] = [];
     for (const projector of context.projectors) {
+      if (processorIds !== undefined && !processorIds.includes(projector.processorId)) continue;
       const stopped = await storedCatchUp(db, options.group, projector, target);
       if (stopped === undefined) return undefined;
       all.push(...stopped);
@@ -68,7 +69,7 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
       await settled;
     },
     role: () => role,
-    async whenCaughtUp(target, timeoutMs) {
+    async whenCaughtUp(target, timeoutMs, processorIds) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const current = session;
@@ -76,7 +77,7 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
           try {
             await waitFor(
               progressed,
-              () => session !== current || current.isCaughtUpTo(target),
+              () => session !== current || current.isCaughtUpTo(target, processorIds),
               Math.max(0, deadline - Date.now()),
               () => {
                 const behind = current.status().flatMap((p) => p.partitions.filter((s) => s.lag > 0).map((s) => `${p.processorId}/${s.partition} (${s.state}, lag ${s.lag})`));
@@ -86,10 +87,10 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
           } catch (error) {
             if (session === current) throw error;
           }
-          if (session === current) return { stopped: current.stopped() };
+          if (session === current) return { stopped: current.stopped().filter((s) => processorIds === undefined || processorIds.includes(s.processorId)) };
           continue;
         }
-        const stopped = await storedStopped(target);
+        const stopped = await storedStopped(target, processorIds);
         if (stopped !== undefined) return { stopped } satisfies CaughtUp;
         if (Date.now() >= deadline)
           throw new WaitTimeoutError(`not caught up to position ${target.global} within ${timeoutMs} ms; role ${role}: the stored checkpoints of the group's active reader are behind`);

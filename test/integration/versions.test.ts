@@ -6,6 +6,7 @@ import { projectionEngine, projectorVersions, relay, silentLogger } from '../../
 import { natsUrl, uniqueApp } from '../support/nats.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { waitUntil } from '../support/waitUntil.ts';
+import { StuckMs } from '../support/projections/versionedBesideStuck.ts';
 import { appendLedgerEvents, fifoViolations, foldFromStore, readModelTotals, type Totals } from '../support/workload.ts';
 
 const moduleUrl = (name: string): URL => new URL(`../support/projections/${name}.ts`, import.meta.url);
@@ -107,6 +108,29 @@ describe('versions side by side', () => {
       expect(await readModelTotals(db, 'ledger-versioned_v2')).toEqual(await foldFromStore(db));
     } finally {
       await last.stop();
+    }
+  });
+
+  it('switches a version once it caught up, however far behind another projector of the same engine is', async () => {
+    const { connectionString } = database;
+    await appendLedgerEvents(connectionString, { tenants: 4, carts: 20, events: 400, seed: 11 });
+    const first = projectionEngine({ connectionString, projectors: moduleUrl('versionedLedgerV1'), logger: silentLogger });
+    await first.start();
+    await first.whenCaughtUp({ timeoutMs: 60_000 });
+    await first.stop();
+
+    const engine = projectionEngine({ connectionString, projectors: moduleUrl('versionedBesideStuck'), logger: silentLogger });
+    const started = Date.now();
+    await engine.start();
+    try {
+      await waitUntil('version 2 became current', async () => (await engine.readModel('ledger-versioned')).version === 2, 60_000, 50);
+      // ledger-stuck has been busy with one batch all along, and still is: it held nothing up.
+      expect(Date.now() - started).toBeLessThan(StuckMs);
+      const stuck = engine.status().projectors.find((p) => p.processorId === 'ledger-stuck')!;
+      expect(stuck.partitions.find((p) => p.partition === 'tenant-0')?.lag).toBeGreaterThan(0);
+      await engine.whenCaughtUp({ timeoutMs: 60_000 });
+    } finally {
+      await engine.stop();
     }
   });
 
