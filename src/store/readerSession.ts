@@ -264,7 +264,7 @@ export const openReaderSession = async (context: {
     abort,
     readerPosition: () => position,
     isCaughtUpTo: (target, processorIds) =>
-      comparePositions(position, target) >= 0 && marks.every((mark) => (processorIds !== undefined && !processorIds.includes(mark.processorId)) || mark.feed.isCaughtUpTo(target)),
+      comparePositions(position, target) >= 0 && marks.every((mark) => (processorIds !== undefined && !processorIds.includes(mark.feed.projector.processorId)) || mark.feed.isCaughtUpTo(target)),
     status: () => router.status((processorId) => marks.find((mark) => mark.feed.projector.processorId === processorId)?.feed.tracker.lowWaterMark().global ?? 0n),
     router,
     stopped: () => router.stopped(),
