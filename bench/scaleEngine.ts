@@ -31,7 +31,3 @@ const caughtUpMs = Date.now() - started;
 const series = (await engine.metrics().metrics()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
 process.stdout.write(`series ${series.length} ${series.filter((line) => line.startsWith('distributary_')).length}\n`);
 process.stdout.write(`caught-up ${caughtUpMs}\n`);
-if (process.env.BENCH_LOG === '1') {
-  const memory = process.memoryUsage();
-  process.stderr.write(`main thread: heap used ${(memory.heapUsed / 2 ** 20).toFixed(0)} MB of ${(memory.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(memory.external / 2 ** 20).toFixed(0)} MB\n`);
-}

@@ -40,9 +40,10 @@ const signature = (row: PartitionStatusRow): string =>
 
 /**
  * Writes this host's heartbeat with what it runs, and the partitions whose status changed since the
- * last write: only the partitions touched since then are looked at (all of them on the first write of
- * a session, and again every minute, so a row another owner overwrote during a hand-over comes back). A failed write is logged once per outage and tried again
- * on the next tick; the engine does not depend on it.
+ * last write: only the partitions touched since then are looked at (all of them on the first write
+ * of a session, and again every minute, so a row another owner overwrote during a hand-over comes
+ * back). A failed write is logged once per outage and tried again on the next tick; the engine does
+ * not depend on it.
  */
 export const statusWriter = (context: {
   db: pg.Pool;
@@ -78,20 +79,16 @@ export const statusWriter = (context: {
     const full = Date.now() - lastFull > 60_000 || session !== writtenSession;
     // Nothing delivered or reported since the last write: the heartbeat alone (lag in seconds is the readers' sum).
     if (!full && !stopped && version === writtenVersion) return heartbeat(false);
-    const rows = rowsOf(context.projectors(full ? undefined : writtenVersion), context.applied);
-    const signatures = full ? new Map<string, string>() : written;
-    const changed: PartitionStatusRow[] = [];
-    const seen: [string, string][] = [];
-    for (const row of rows) {
+    const changed: { row: PartitionStatusRow; key: string; value: string }[] = [];
+    for (const row of rowsOf(context.projectors(full ? undefined : writtenVersion), context.applied)) {
       const key = `${row.processorId}\u0000${row.partition}`;
       const value = signature(row);
-      if (full || written.get(key) !== value) changed.push(row);
-      seen.push([key, value]);
+      if (full || written.get(key) !== value) changed.push({ row, key, value });
     }
     try {
-      await storePartitionStatus(db, context.host().hostId, changed);
-      for (const [key, value] of seen) signatures.set(key, value);
-      written = signatures;
+      await storePartitionStatus(db, context.host().hostId, changed.map(({ row }) => row));
+      if (full) written = new Map();
+      for (const { key, value } of changed) written.set(key, value);
       writtenSession = session;
       writtenVersion = version;
       if (full) lastFull = Date.now();

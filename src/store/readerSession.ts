@@ -57,9 +57,8 @@ export type ReaderSession = {
   run(): Promise<string>;
   abort(reason: string): void;
   readerPosition(): Position;
-  /** True when every projector has committed everything up to `position`. */
-  /** Read up to `position`, and every projector (of `processorIds`) has committed what it routed up to it. */
-  isCaughtUpTo(position: Position, processorIds?: readonly string[]): boolean;
+  /** Read up to `position`, and each projector of `processorIds` has committed what it routed up to it. */
+  isCaughtUpTo(position: Position, processorIds: readonly string[]): boolean;
   status(): ProjectorStatus[];
   readonly router: PartitionRouter;
   /** Partitions that take no events this session, and why. */
@@ -264,7 +263,7 @@ export const openReaderSession = async (context: {
     abort,
     readerPosition: () => position,
     isCaughtUpTo: (target, processorIds) =>
-      comparePositions(position, target) >= 0 && marks.every((mark) => (processorIds !== undefined && !processorIds.includes(mark.feed.projector.processorId)) || mark.feed.isCaughtUpTo(target)),
+      comparePositions(position, target) >= 0 && marks.every((mark) => !processorIds.includes(mark.feed.projector.processorId) || mark.feed.isCaughtUpTo(target)),
     status: () => router.status((processorId) => marks.find((mark) => mark.feed.projector.processorId === processorId)?.feed.tracker.lowWaterMark().global ?? 0n),
     router,
     stopped: () => router.stopped(),

@@ -35,10 +35,10 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
   let loop: Promise<void> | undefined;
 
   /** A standby: what every projector has stored, whoever committed it. */
-  const storedStopped = async (target: Position, processorIds: readonly string[] | undefined): Promise<StoppedPartition[] | undefined> => {
+  const storedStopped = async (target: Position, processorIds: readonly string[]): Promise<StoppedPartition[] | undefined> => {
     const all: StoppedPartition[] = [];
     for (const projector of context.projectors) {
-      if (processorIds !== undefined && !processorIds.includes(projector.processorId)) continue;
+      if (!processorIds.includes(projector.processorId)) continue;
       const stopped = await storedCatchUp(db, options.group, projector, target);
       if (stopped === undefined) return undefined;
       all.push(...stopped);
@@ -69,7 +69,8 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
       await settled;
     },
     role: () => role,
-    async whenCaughtUp(target, timeoutMs, processorIds) {
+    async whenCaughtUp(target, timeoutMs, only) {
+      const processorIds = only ?? context.projectors.map((projector) => projector.processorId);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const current = session;
@@ -87,7 +88,7 @@ export const storeSource = (context: SourceContext<StoreSourceOptions>): Source 
           } catch (error) {
             if (session === current) throw error;
           }
-          if (session === current) return { stopped: current.stopped().filter((s) => processorIds === undefined || processorIds.includes(s.processorId)) };
+          if (session === current) return { stopped: current.stopped().filter((s) => processorIds.includes(s.processorId)) };
           continue;
         }
         const stopped = await storedStopped(target, processorIds);
